@@ -50,7 +50,12 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         code = "validation_error"
         zh, en = _DRF_MESSAGES["invalid"]
-        body = {"code": code, "detail": en if translation.get_language() == "en" else zh, "message": {"zh-hans": zh, "en": en}, "errors": response.data}
+        body = {
+            "code": code,
+            "detail": en if translation.get_language() == "en" else zh,
+            "message": {"zh-hans": zh, "en": en},
+            "errors": response.data,
+        }
     else:
         codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         code = codes if isinstance(codes, str) else "error"

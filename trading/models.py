@@ -34,7 +34,9 @@ class Organisation(models.Model):
     class Meta:
         verbose_name = verbose_name_plural = "单位"
         ordering = ["id"]
-        constraints = [models.CheckConstraint(condition=Q(kind__in=[k.value for k in OrganisationKind]), name="organisation_kind_valid")]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=[k.value for k in OrganisationKind]), name="organisation_kind_valid")
+        ]
 
     def __str__(self):
         return self.name
@@ -175,6 +177,12 @@ class LotStatus(models.TextChoices):
     TERMINATED = "terminated", "已终止"
 
 
+class SuspensionKind(models.TextChoices):
+    OBJECTION = "objection", "异议处理中（条例22）"
+    SUPERVISOR = "supervisor", "监督暂停"
+    STAFF = "staff", "交易中心暂停"
+
+
 class Lot(models.Model):
     """标段: the unit the whole lifecycle runs on."""
 
@@ -187,6 +195,8 @@ class Lot(models.Model):
     bond_amount = models.DecimalField("投标保证金（元）", max_digits=16, decimal_places=2, default=Decimal("0"))
     status = models.CharField("状态", max_length=20, choices=LotStatus.choices, default=LotStatus.DRAFT)
     suspended_from = models.CharField("暂停前状态", max_length=20, choices=LotStatus.choices, blank=True)
+    suspension_kind = models.CharField("暂停原因", max_length=20, choices=SuspensionKind.choices, blank=True)
+    suspension_reason = models.TextField("暂停说明", blank=True)
     status_changed_at = models.DateTimeField("状态变更时间", null=True, blank=True)
     # Key dates. The bid deadline is also the opening time (法34).
     docs_issued_at = models.DateTimeField("招标文件发出时间", null=True, blank=True)

@@ -1,0 +1,43 @@
+"""Public notices: every one is public the moment it exists (a row is created when it is published)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class NoticeKind(models.TextChoices):
+    TENDER = "tender", "招标公告"
+    CLARIFICATION = "clarification", "澄清/修改公告"
+    CANDIDATES = "candidates", "中标候选人公示"
+    RESULT = "result", "中标结果公告"
+    TERMINATION = "termination", "终止公告"
+    FAILURE = "failure", "流标公告"
+
+
+class Notice(models.Model):
+    kind = models.CharField("公告类型", max_length=20, choices=NoticeKind.choices)
+    lot = models.ForeignKey("trading.Lot", verbose_name="标段", on_delete=models.PROTECT, related_name="notices")
+    title = models.CharField("标题", max_length=300)
+    body = models.TextField("正文")
+    region_code = models.CharField("行政区划代码", max_length=6, db_index=True)
+    published_at = models.DateTimeField("发布时间", db_index=True)
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Clarifications: whether it may affect bids (条例21) and the deadline before and after it.
+    affects_bids = models.BooleanField("可能影响投标文件编制", default=False)
+    deadline_before = models.DateTimeField("原投标截止时间", null=True, blank=True)
+    deadline_after = models.DateTimeField("投标截止时间", null=True, blank=True)
+    document = models.ForeignKey(
+        "trading.TenderDocument", verbose_name="附件", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "公告"
+        ordering = ["-published_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=[k.value for k in NoticeKind]), name="notice_kind_valid"),
+            models.UniqueConstraint(fields=["lot"], condition=Q(kind="tender"), name="one_tender_notice_per_lot"),
+        ]
+        indexes = [models.Index(fields=["kind", "-published_at"])]
+
+    def __str__(self):
+        return self.title

@@ -1,0 +1,123 @@
+"""Builders for tests: parties of every role and lots driven to a given stage through the real services."""
+
+import io
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
+from trading import rules, services
+from trading.codes import credit_code_check_char
+from trading.models import Lot, Organisation, Role, RuleSet, User
+
+_serial = itertools.count(1)
+PASSWORD = "correct-horse-battery-9"
+
+
+def credit_code() -> str:
+    first17 = f"91450102{next(_serial):09d}"
+    return first17 + credit_code_check_char(first17)
+
+
+def org(kind: str, name: str | None = None) -> Organisation:
+    code = credit_code()
+    return Organisation.objects.create(name=name or f"{kind}-{code[-6:]}", credit_code=code, kind=kind, region_code="450102")
+
+
+def user(role: str, organisation: Organisation | None = None, username: str | None = None, **extra) -> User:
+    username = username or f"{role}-{next(_serial)}"
+    return User.objects.create_user(username=username, password=PASSWORD, role=role, organisation=organisation, **extra)
+
+
+def rule_set() -> RuleSet:
+    return RuleSet.objects.get_or_create(code="construction", defaults={"name": "工程建设项目招标"})[0]
+
+
+def at(day, hour=9, minute=30) -> datetime:
+    """A local (Asia/Shanghai) moment."""
+    return datetime.combine(day, time(hour, minute), tzinfo=rules.LOCAL)
+
+
+@dataclass
+class Parties:
+    staff: User
+    supervisor: User
+    tenderee: User
+    agency: User
+    other_tenderee: User
+    expert: User
+    admin: User
+    bidders: list[User] = field(default_factory=list)
+
+    @classmethod
+    def create(cls) -> "Parties":
+        centre = org("centre", "交易中心")
+        tenderee_org = org("tenderee", "某县城投公司")
+        agency_org = org("agency", "某招标代理公司")
+        parties = cls(
+            staff=user(Role.STAFF, centre, "staff"),
+            supervisor=user(Role.SUPERVISOR, org("supervisor", "发改局"), "supervisor"),
+            tenderee=user(Role.TENDEREE, tenderee_org, "tenderee"),
+            agency=user(Role.AGENCY, agency_org, "agency"),
+            other_tenderee=user(Role.TENDEREE, org("tenderee", "另一招标人"), "other-tenderee"),
+            expert=user(Role.EXPERT, org("other", "专家单位"), "expert"),
+            admin=user(Role.STAFF, centre, "admin", is_staff=True, is_superuser=True),
+        )
+        parties.bidders = [user(Role.BIDDER, org("bidder", f"投标公司{i}"), f"bidder{i}") for i in range(1, 5)]
+        return parties
+
+    def every_role(self, include_anonymous=True):
+        """(label, user) for every role, the superuser and anonymous."""
+        people = [
+            ("staff", self.staff),
+            ("supervisor", self.supervisor),
+            ("tenderee", self.tenderee),
+            ("agency", self.agency),
+            ("other_tenderee", self.other_tenderee),
+            ("expert", self.expert),
+            ("admin", self.admin),
+            *[(f"bidder{i}", b) for i, b in enumerate(self.bidders, start=1)],
+        ]
+        return [*people, ("anonymous", None)] if include_anonymous else people
+
+
+def document(lot: Lot, actor: User, now: datetime, content: bytes = b"tender documents v1") -> "object":
+    return services.document_upload(
+        lot=lot, actor=actor, filename="招标文件.pdf", stream=io.BytesIO(content), size=len(content), content_type="application/pdf", now=now
+    )
+
+
+def lot(parties: Parties, *, stage: str = "draft", issued: datetime | None = None, sale_days: int = 7, deadline_days: int = 21) -> Lot:
+    """A lot driven through the services up to `stage`: draft, registered, filed, published.
+
+    `issued` is when the documents are (to be) issued; filing happens a day before.
+    The deadline is `deadline_days` after issue at 09:30 local, moved to a working day.
+    """
+    issued = issued or at(datetime(2026, 11, 2).date())  # a Monday
+    t0 = issued - timedelta(days=3)
+    project = services.project_create(
+        actor=parties.tenderee, code=f"P-{next(_serial)}", name="测试项目", rule_set=rule_set(), region_code="450102", now=t0
+    )
+    new = services.lot_create(
+        actor=parties.tenderee, project=project, name="一标段", estimated_price=Decimal("1000000"), bond_amount=Decimal("20000"), now=t0
+    )
+    if stage == "draft":
+        return new
+    review = services.registration_submit(project=project, actor=parties.tenderee, now=t0)
+    services.registration_decide(review=review, actor=parties.staff, accept=True, now=t0)
+    new.refresh_from_db()
+    if stage == "registered":
+        return new
+    filed_at = issued - timedelta(days=1)
+    document(new, parties.tenderee, filed_at)
+    deadline = at(rules.next_working_day(rules.local_date(issued) + timedelta(days=deadline_days)))
+    sale_end = at(rules.local_date(issued) + timedelta(days=sale_days), 17, 0)
+    review = services.filing_submit(lot=new, actor=parties.tenderee, docs_sale_end=sale_end, bid_deadline=deadline, now=filed_at)
+    services.filing_decide(review=review, actor=parties.staff, accept=True, now=filed_at)
+    new.refresh_from_db()
+    if stage == "filed":
+        return new
+    new, _ = services.lot_publish(lot=new, actor=parties.tenderee, title="招标公告", body="欢迎投标", now=issued)
+    if stage == "published":
+        return new
+    raise ValueError(stage)

@@ -1,0 +1,172 @@
+"""Applies a RuleSet: every legal window and count is decided here and nowhere else.
+
+Day counting follows 民法典201: a period in days starts counting on the day after the event, so
+"at least N days between A and B" means B's calendar date (Asia/Shanghai) is at least N days after
+A's. A period that ends on a non-working day ends on the next working day (民法典203) when the rule
+set says so. The holiday calendar (CalendarDay) is data kept by the centre.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_DOWN, Decimal
+from zoneinfo import ZoneInfo
+
+from trading.models import CalendarDay, RuleSet
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A rule a proposed action would break: a code, the article, and the message in both languages."""
+
+    code: str
+    article: str
+    zh: str
+    en: str
+
+
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(LOCAL).date()
+
+
+def days_between(start: datetime, end: datetime) -> int:
+    """Whole days from start to end, counted by calendar date in Asia/Shanghai (民法典201)."""
+    return (local_date(end) - local_date(start)).days
+
+
+def is_working_day(day: date) -> bool:
+    override = CalendarDay.objects.filter(date=day).values_list("is_working_day", flat=True).first()
+    if override is not None:
+        return override
+    return day.weekday() < 5
+
+
+def next_working_day(day: date) -> date:
+    overrides = dict(
+        CalendarDay.objects.filter(date__gte=day, date__lt=day + timedelta(days=60)).values_list("date", "is_working_day")
+    )
+    while not overrides.get(day, day.weekday() < 5):
+        day += timedelta(days=1)
+    return day
+
+
+def end_of_period(rules: RuleSet, start: datetime, days: int) -> datetime:
+    """The last instant of a period of `days` days that starts counting the day after `start`."""
+    last_day = local_date(start) + timedelta(days=days)
+    if rules.roll_over_non_working:
+        last_day = next_working_day(last_day)
+    return datetime.combine(last_day, time(23, 59, 59), tzinfo=LOCAL)
+
+
+# --- Publishing the tender: 法24, 条例16 -----------------------------------------------------
+
+
+def tender_schedule_breaches(rules: RuleSet, *, issued_at: datetime, sale_end: datetime, deadline: datetime) -> list[Breach]:
+    breaches = []
+    # 法24: at least 20 days from issuing the documents to the bid deadline.
+    if days_between(issued_at, deadline) < rules.doc_to_deadline_days:
+        breaches.append(
+            Breach(
+                "deadline_too_early",
+                "法24",
+                f"自招标文件发出之日起至投标截止之日止不得少于{rules.doc_to_deadline_days}日",
+                f"The bid deadline must be at least {rules.doc_to_deadline_days} days after the documents are issued",
+            )
+        )
+    # 条例16: the documents are available for at least 5 days.
+    if days_between(issued_at, sale_end) < rules.doc_sale_min_days:
+        breaches.append(
+            Breach(
+                "sale_period_too_short",
+                "条例16",
+                f"招标文件发售期不得少于{rules.doc_sale_min_days}日",
+                f"The documents must be available for at least {rules.doc_sale_min_days} days",
+            )
+        )
+    if sale_end > deadline:
+        breaches.append(
+            Breach(
+                "sale_after_deadline",
+                "条例16",
+                "招标文件获取截止时间不得晚于投标截止时间",
+                "Document sale cannot end after the bid deadline",
+            )
+        )
+    if rules.opening_on_working_day and not is_working_day(local_date(deadline)):
+        breaches.append(
+            Breach(
+                "opening_on_non_working_day",
+                "法34",
+                "开标时间应为工作日",
+                "The bid deadline and opening must fall on a working day",
+            )
+        )
+    return breaches
+
+
+# --- Clarifications: 条例21 ---------------------------------------------------------------
+
+
+def deadline_after_clarification(rules: RuleSet, *, issued_at: datetime, deadline: datetime, affects_bids: bool) -> datetime:
+    """条例21: a clarification that may affect bids needs 15 days before the deadline; else the deadline moves."""
+    if not affects_bids or days_between(issued_at, deadline) >= rules.clarification_min_days:
+        return deadline
+    local_deadline = deadline.astimezone(LOCAL)
+    day = local_date(issued_at) + timedelta(days=rules.clarification_min_days)
+    if rules.opening_on_working_day or rules.roll_over_non_working:
+        day = next_working_day(day)
+    return datetime.combine(day, local_deadline.timetz().replace(tzinfo=None), tzinfo=LOCAL)
+
+
+# --- Objections to tender documents: 条例22 ------------------------------------------------
+
+
+def objection_breach(rules: RuleSet, *, raised_at: datetime, deadline: datetime) -> Breach | None:
+    """条例22: an objection to the tender documents is raised at least 10 days before the bid deadline."""
+    if days_between(raised_at, deadline) < rules.objection_cutoff_days:
+        return Breach(
+            "objection_window_closed",
+            "条例22",
+            f"对招标文件的异议应当在投标截止时间{rules.objection_cutoff_days}日前提出",
+            f"Objections to the tender documents must be raised at least {rules.objection_cutoff_days} days before the deadline",
+        )
+    return None
+
+
+def objection_answer_due(rules: RuleSet, *, raised_at: datetime) -> datetime:
+    """条例22: the tenderee answers within 3 days of receiving the objection."""
+    return end_of_period(rules, raised_at, rules.objection_answer_days)
+
+
+# --- Money: 条例26 ------------------------------------------------------------------------
+
+
+def bond_cap(rules: RuleSet, estimated_price: Decimal) -> Decimal:
+    """条例26: the bid bond may not exceed 2% of the estimated price."""
+    return (estimated_price * rules.bond_cap_percent / Decimal(100)).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+
+
+def bond_breach(rules: RuleSet, *, estimated_price: Decimal, bond_amount: Decimal) -> Breach | None:
+    cap = bond_cap(rules, estimated_price)
+    if bond_amount > cap:
+        return Breach(
+            "bond_above_cap",
+            "条例26",
+            f"投标保证金不得超过招标项目估算价的{rules.bond_cap_percent.normalize()}%（上限 {cap} 元）",
+            f"The bid bond may not exceed {rules.bond_cap_percent.normalize()}% of the estimated price (cap {cap})",
+        )
+    return None
+
+
+# --- Opening and publicity: 条例44, 条例54 ------------------------------------------------
+
+
+def enough_bids(rules: RuleSet, count: int) -> bool:
+    """条例44: fewer than 3 bids, the tenderee does not open them and re-tenders."""
+    return count >= rules.min_bids
+
+
+def publicity_end(rules: RuleSet, *, start: datetime) -> datetime:
+    """条例54: candidates are publicised for at least 3 days."""
+    return end_of_period(rules, start, rules.publicity_min_days)
