@@ -1,9 +1,9 @@
 """Enrolment and tender-document download, sealed until the bid deadline (法22)."""
 
+import base64
 from datetime import datetime
 
 from django.conf import settings
-from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import status
@@ -18,7 +18,7 @@ from trading.models import Lot, LotStatus, Objection, Role, TenderDocument
 from trading.sealing import SealBroken, blind_index, seal, unseal
 
 PURPOSE = "enrolment"
-DOWNLOAD_SALT = "tender-document-download"
+DOWNLOAD_PURPOSE = "download-link"
 
 
 def _index(lot_id: int, org_id: int) -> str:
@@ -128,6 +128,24 @@ def my_enrolment(*, lot: Lot, actor) -> dict | None:
     return payload
 
 
+def my_enrolments(*, actor) -> list[dict]:
+    """All of a bidder's enrolments: sealed ones found by blind index over the open lots, then the opened ones."""
+    if actor.role != Role.BIDDER or actor.organisation_id is None:
+        return []
+    open_lots = {
+        _index(lot_id, actor.organisation_id): lot_id
+        for lot_id in Lot.objects.filter(docs_issued_at__isnull=False, enrolments_unsealed_at__isnull=True).values_list(
+            "pk", flat=True
+        )
+    }
+    lot_ids = [
+        open_lots[i] for i in SealedEnrolment.objects.filter(blind_index__in=open_lots).values_list("blind_index", flat=True)
+    ]
+    lot_ids += list(Enrolment.objects.filter(bidder_id=actor.organisation_id).values_list("lot_id", flat=True))
+    lots = Lot.objects.in_bulk(lot_ids)
+    return [my_enrolment(lot=lots[lot_id], actor=actor) for lot_id in sorted(lot_ids)]
+
+
 def _require_enrolment(lot: Lot, actor, *, lock: bool) -> tuple[SealedEnrolment, dict]:
     require_role(actor, Role.BIDDER)
     require_org(actor)
@@ -152,7 +170,7 @@ def document_link(*, document: TenderDocument, actor, now: datetime | None = Non
     row, payload = _require_enrolment(lot, actor, lock=True)
     payload["downloads"].append({"document": document.pk, "at": now.isoformat(), "ip": current_ip()})
     _reseal(row, lot.pk, payload)
-    token = signing.dumps({"d": document.pk, "o": actor.organisation_id}, salt=DOWNLOAD_SALT)
+    token = download_token(document.pk, now)
     audit_record(
         action="document.link_issued",
         actor=actor,
@@ -170,17 +188,24 @@ def document_link(*, document: TenderDocument, actor, now: datetime | None = Non
     }
 
 
-def document_for_token(token: str) -> TenderDocument:
+def download_token(document_id: int, issued_at: datetime) -> str:
+    """Encrypted, not just signed: a log line with the link must not say which document was fetched."""
+    blob = seal(DOWNLOAD_PURPOSE, "", {"d": document_id, "t": issued_at.timestamp()})
+    return base64.urlsafe_b64encode(blob).decode().rstrip("=")
+
+
+def document_for_token(token: str, *, now: datetime | None = None) -> TenderDocument:
+    now = now or timezone.now()
     try:
-        data = signing.loads(token, salt=DOWNLOAD_SALT, max_age=settings.SIGNED_LINK_SECONDS)
-    except signing.SignatureExpired:
-        raise DomainError(
-            "link_expired", "下载链接已过期，请重新获取", "The download link has expired", status_code=status.HTTP_410_GONE
-        ) from None
-    except signing.BadSignature:
+        data = unseal(DOWNLOAD_PURPOSE, "", base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (SealBroken, ValueError):
         raise DomainError(
             "link_invalid", "下载链接无效", "The download link is invalid", status_code=status.HTTP_403_FORBIDDEN
         ) from None
+    if now.timestamp() - data["t"] > settings.SIGNED_LINK_SECONDS:
+        raise DomainError(
+            "link_expired", "下载链接已过期，请重新获取", "The download link has expired", status_code=status.HTTP_410_GONE
+        )
     document = TenderDocument.objects.filter(pk=data["d"]).first()
     if document is None:
         raise DomainError("not_found", "文件不存在", "No such document", status_code=status.HTTP_404_NOT_FOUND)

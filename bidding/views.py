@@ -19,8 +19,23 @@ from trading.selectors import lots_visible_to
 
 
 class EnrolSerializer(serializers.Serializer):
+    lot = serializers.IntegerField()
     contact_name = serializers.CharField(max_length=50)
     contact_phone = serializers.CharField(max_length=30)
+
+
+class DocumentRefSerializer(serializers.Serializer):
+    document = serializers.IntegerField()
+
+
+class NoticeRefSerializer(serializers.Serializer):
+    notice = serializers.IntegerField()
+
+
+def _data(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 class EnrolmentRowSerializer(serializers.Serializer):
@@ -36,20 +51,23 @@ def _lot(request, lot_id):
     return get_object_or_404(lots_visible_to(request.user), pk=lot_id)
 
 
+# Which lot or document a bidder touches travels in the request body, never in the path: paths end
+# up in access logs, and before the deadline nobody may learn who enrolled or downloaded (法22).
+
+
 class EnrolView(APIView):
     @extend_schema(request=EnrolSerializer, responses={201: dict})
-    def post(self, request, lot_id):
-        serializer = EnrolSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.enrolment_create(lot=_lot(request, lot_id), actor=request.user, **serializer.validated_data)
-        return Response(services.my_enrolment(lot=_lot(request, lot_id), actor=request.user), status=status.HTTP_201_CREATED)
+    def post(self, request):
+        data = _data(EnrolSerializer, request)
+        lot = _lot(request, data.pop("lot"))
+        services.enrolment_create(lot=lot, actor=request.user, **data)
+        return Response(services.my_enrolment(lot=lot, actor=request.user), status=status.HTTP_201_CREATED)
 
 
-class MyEnrolmentView(APIView):
+class MyEnrolmentsView(APIView):
     @extend_schema(responses={200: dict})
-    def get(self, request, lot_id):
-        enrolment = services.my_enrolment(lot=_lot(request, lot_id), actor=request.user)
-        return Response({"enrolled": enrolment is not None, "enrolment": enrolment})
+    def get(self, request):
+        return Response(services.my_enrolments(actor=request.user))
 
 
 class EnrolmentListView(APIView):
@@ -60,10 +78,11 @@ class EnrolmentListView(APIView):
 
 
 class DocumentLinkView(APIView):
-    @extend_schema(request=None, responses={200: dict})
-    def post(self, request, pk):
+    @extend_schema(request=DocumentRefSerializer, responses={200: dict})
+    def post(self, request):
+        document_id = _data(DocumentRefSerializer, request)["document"]
         document = get_object_or_404(
-            TenderDocument.objects.filter(lot__in=lots_visible_to(request.user)).select_related("lot"), pk=pk
+            TenderDocument.objects.filter(lot__in=lots_visible_to(request.user)).select_related("lot"), pk=document_id
         )
         return Response(services.document_link(document=document, actor=request.user))
 
@@ -88,8 +107,8 @@ class DownloadView(APIView):
 
 
 class AcknowledgeView(APIView):
-    @extend_schema(request=None, responses={204: None})
-    def post(self, request, pk):
-        notice = get_object_or_404(Notice.objects.select_related("lot"), pk=pk)
+    @extend_schema(request=NoticeRefSerializer, responses={204: None})
+    def post(self, request):
+        notice = get_object_or_404(Notice.objects.select_related("lot"), pk=_data(NoticeRefSerializer, request)["notice"])
         services.clarification_acknowledge(notice=notice, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

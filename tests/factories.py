@@ -1,10 +1,13 @@
 """Builders for tests: parties of every role and lots driven to a given stage through the real services."""
 
+import functools
 import io
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+
+from django.contrib.auth.hashers import make_password
 
 from trading import rules, services
 from trading.codes import credit_code_check_char
@@ -24,9 +27,15 @@ def org(kind: str, name: str | None = None) -> Organisation:
     return Organisation.objects.create(name=name or f"{kind}-{code[-6:]}", credit_code=code, kind=kind, region_code="450102")
 
 
+@functools.cache
+def _password_hash() -> str:
+    # One real Argon2 hash shared by every test user: hashing costs ~0.3 s by design.
+    return make_password(PASSWORD)
+
+
 def user(role: str, organisation: Organisation | None = None, username: str | None = None, **extra) -> User:
     username = username or f"{role}-{next(_serial)}"
-    return User.objects.create_user(username=username, password=PASSWORD, role=role, organisation=organisation, **extra)
+    return User.objects.create(username=username, password=_password_hash(), role=role, organisation=organisation, **extra)
 
 
 def rule_set() -> RuleSet:
@@ -83,11 +92,19 @@ class Parties:
 
 def document(lot: Lot, actor: User, now: datetime, content: bytes = b"tender documents v1") -> "object":
     return services.document_upload(
-        lot=lot, actor=actor, filename="招标文件.pdf", stream=io.BytesIO(content), size=len(content), content_type="application/pdf", now=now
+        lot=lot,
+        actor=actor,
+        filename="招标文件.pdf",
+        stream=io.BytesIO(content),
+        size=len(content),
+        content_type="application/pdf",
+        now=now,
     )
 
 
-def lot(parties: Parties, *, stage: str = "draft", issued: datetime | None = None, sale_days: int = 7, deadline_days: int = 21) -> Lot:
+def lot(
+    parties: Parties, *, stage: str = "draft", issued: datetime | None = None, sale_days: int = 7, deadline_days: int = 21
+) -> Lot:
     """A lot driven through the services up to `stage`: draft, registered, filed, published.
 
     `issued` is when the documents are (to be) issued; filing happens a day before.
@@ -99,7 +116,12 @@ def lot(parties: Parties, *, stage: str = "draft", issued: datetime | None = Non
         actor=parties.tenderee, code=f"P-{next(_serial)}", name="测试项目", rule_set=rule_set(), region_code="450102", now=t0
     )
     new = services.lot_create(
-        actor=parties.tenderee, project=project, name="一标段", estimated_price=Decimal("1000000"), bond_amount=Decimal("20000"), now=t0
+        actor=parties.tenderee,
+        project=project,
+        name="一标段",
+        estimated_price=Decimal("1000000"),
+        bond_amount=Decimal("20000"),
+        now=t0,
     )
     if stage == "draft":
         return new

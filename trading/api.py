@@ -1,5 +1,7 @@
 """API plumbing shared by every app: pagination, the error format, and the domain error."""
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
 from django.utils import translation
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
@@ -44,6 +46,10 @@ _DRF_MESSAGES = {
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

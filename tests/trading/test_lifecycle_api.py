@@ -51,7 +51,9 @@ def test_registration_to_download_over_http(client_for):
         from django.core.files.uploadedfile import SimpleUploadedFile
 
         content = "招标文件正文 v1".encode() * 1000
-        r = tenderee.post(f"/api/lots/{lot_id}/documents/", {"file": SimpleUploadedFile("招标文件.pdf", content, "application/pdf")})
+        r = tenderee.post(
+            f"/api/lots/{lot_id}/documents/", {"file": SimpleUploadedFile("招标文件.pdf", content, "application/pdf")}
+        )
         assert r.status_code == 201, r.json()
         document = r.json()
         r = tenderee.post(
@@ -65,7 +67,9 @@ def test_registration_to_download_over_http(client_for):
 
     # The tender notice, published on Monday 2 November: 21 days before the deadline (法24).
     with time_machine.travel(local(2026, 11, 2, 9, 0), tick=False):
-        r = tenderee.post(f"/api/lots/{lot_id}/publish/", {"title": "某县二级公路改扩建工程招标公告", "body": "欢迎投标"}, format="json")
+        r = tenderee.post(
+            f"/api/lots/{lot_id}/publish/", {"title": "某县二级公路改扩建工程招标公告", "body": "欢迎投标"}, format="json"
+        )
         assert r.status_code == 200, r.json()
         assert r.json()["status"] == "published"
         notices = client_for(None).get("/api/notices/").json()
@@ -73,9 +77,11 @@ def test_registration_to_download_over_http(client_for):
 
     # A bidder enrols and fetches the documents through a short-lived signed link.
     with time_machine.travel(local(2026, 11, 3, 10, 0), tick=False):
-        r = bidder.post(f"/api/lots/{lot_id}/enrol/", {"contact_name": "张三", "contact_phone": "13800000000"}, format="json")
+        r = bidder.post(
+            "/api/enrolments/", {"lot": lot_id, "contact_name": "张三", "contact_phone": "13800000000"}, format="json"
+        )
         assert r.status_code == 201, r.json()
-        r = bidder.post(f"/api/documents/{document['id']}/link/")
+        r = bidder.post("/api/document-links/", {"document": document["id"]}, format="json")
         assert r.status_code == 200, r.json()
         link = r.json()
         r = client_for(None).get(link["url"])
@@ -92,11 +98,10 @@ def test_registration_to_download_over_http(client_for):
         )
         assert r.status_code == 201, r.json()
         assert r.json()["bid_deadline"] == "2026-11-27T09:30:00+08:00"
-        mine = bidder.get(f"/api/lots/{lot_id}/enrolment/").json()
-        assert mine["enrolled"] is True
-        assert mine["enrolment"]["unacknowledged"] == [r.json()["notice"]]
-        assert bidder.post(f"/api/notices/{r.json()['notice']}/acknowledge/").status_code == 204
-        assert bidder.get(f"/api/lots/{lot_id}/enrolment/").json()["enrolment"]["unacknowledged"] == []
+        [mine] = bidder.get("/api/enrolments/mine/").json()
+        assert (mine["lot"], mine["unacknowledged"]) == (lot_id, [r.json()["notice"]])
+        assert bidder.post("/api/acknowledgements/", {"notice": r.json()["notice"]}, format="json").status_code == 204
+        assert bidder.get("/api/enrolments/mine/").json()[0]["unacknowledged"] == []
         # Still sealed for the centre.
         r = staff.get(f"/api/lots/{lot_id}/enrolments/")
         assert r.status_code == 403 and r.json()["code"] == "enrolment_sealed"
