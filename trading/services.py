@@ -713,7 +713,7 @@ def sweep_deadlines(*, now: datetime | None = None, batch: int = 200) -> dict:
 
     now = _now(now)
     moved = {"tendering": 0, "opening": 0, "unsealed": 0, "awarded": 0}
-    for lot in Lot.objects.filter(status=LotStatus.PUBLISHED, docs_sale_end__lte=now, bid_deadline__gt=now)[:batch]:
+    for lot in Lot.objects.filter(status=LotStatus.PUBLISHED, docs_sale_end__lt=now, bid_deadline__gt=now)[:batch]:
         with transaction.atomic():
             try:
                 _move(lot, sources=[LotStatus.PUBLISHED], target=LotStatus.TENDERING, action="lot.tendering", actor=None, now=now)
@@ -740,7 +740,7 @@ def sweep_deadlines(*, now: datetime | None = None, batch: int = 200) -> dict:
     ]:
         moved["unsealed"] += 1 if enrolments_unseal(lot=lot, now=now) is not None else 0
     # 条例54: publicity over and no objection pending.
-    for lot in Lot.objects.filter(status=LotStatus.PUBLICITY, publicity_end__lte=now)[:batch]:
+    for lot in Lot.objects.filter(status=LotStatus.PUBLICITY, publicity_end__lt=now)[:batch]:
         with transaction.atomic():
             if Objection.objects.filter(lot=lot, status=Objection.Status.PENDING).exists():
                 continue
