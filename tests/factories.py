@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 
 from trading import rules, services
@@ -28,14 +29,16 @@ def org(kind: str, name: str | None = None) -> Organisation:
 
 
 @functools.cache
-def _password_hash() -> str:
-    # One real Argon2 hash shared by every test user: hashing costs ~0.3 s by design.
+def _password_hash(hasher: str) -> str:
+    # One real hash per hasher shared by every test user: Argon2 costs ~0.3 s by design.
     return make_password(PASSWORD)
 
 
 def user(role: str, organisation: Organisation | None = None, username: str | None = None, **extra) -> User:
     username = username or f"{role}-{next(_serial)}"
-    return User.objects.create(username=username, password=_password_hash(), role=role, organisation=organisation, **extra)
+    return User.objects.create(
+        username=username, password=_password_hash(settings.PASSWORD_HASHERS[0]), role=role, organisation=organisation, **extra
+    )
 
 
 def rule_set() -> RuleSet:

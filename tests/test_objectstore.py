@@ -29,8 +29,7 @@ from trading.objectstore import (
 SIZE = 20_000_000
 FILENAME = "招标文件 第1包.pdf"
 DISPOSITION = (
-    'attachment; filename="____ _1_.pdf"; '
-    "filename*=UTF-8''%E6%8B%9B%E6%A0%87%E6%96%87%E4%BB%B6%20%E7%AC%AC1%E5%8C%85.pdf"
+    "attachment; filename=\"____ _1_.pdf\"; filename*=UTF-8''%E6%8B%9B%E6%A0%87%E6%96%87%E4%BB%B6%20%E7%AC%AC1%E5%8C%85.pdf"
 )
 
 

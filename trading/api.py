@@ -34,6 +34,7 @@ _DRF_MESSAGES = {
     "not_authenticated": ("未登录或登录已失效", "Authentication credentials were not provided or are invalid."),
     "authentication_failed": ("身份认证失败", "Authentication failed."),
     "permission_denied": ("无权执行此操作", "You do not have permission to perform this action."),
+    "csrf_failed": ("CSRF 校验失败，请刷新页面后重试", "CSRF check failed; reload the page and try again."),
     "not_found": ("对象不存在或无权查看", "Not found."),
     "method_not_allowed": ("不支持该请求方法", "Method not allowed."),
     "throttled": ("请求过于频繁，请稍后再试", "Too many requests; try again later."),
@@ -67,6 +68,8 @@ def exception_handler(exc, context):
         code = codes if isinstance(codes, str) else "error"
         if isinstance(exc, exceptions.NotAuthenticated):
             code = "not_authenticated"
+        elif isinstance(exc, exceptions.PermissionDenied) and str(exc.detail).startswith("CSRF Failed"):
+            code = "csrf_failed"
         zh, en = _DRF_MESSAGES.get(code, (str(exc.detail), str(exc.detail)))
         body = {"code": code, "detail": en if translation.get_language() == "en" else zh, "message": {"zh-hans": zh, "en": en}}
     response.data = body

@@ -437,7 +437,13 @@ def clarification_publish(
 
     push_to_orgs(
         enrolled_bidder_ids(lot),
-        {"type": "clarification", "lot": lot.pk, "notice": notice.pk, "title": title, "bid_deadline": after.isoformat()},
+        {
+            "type": "clarification",
+            "lot": lot.pk,
+            "notice": notice.pk,
+            "title": title,
+            "bid_deadline": timezone.localtime(after).isoformat(),
+        },
     )
     return notice
 

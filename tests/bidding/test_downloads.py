@@ -38,5 +38,7 @@ def test_links_expire_cannot_be_forged_and_name_no_document(parties, client_for,
 def test_a_bidder_that_did_not_enrol_gets_no_link(parties, client_for):
     lot = factories.lot(parties, stage="published", issued=datetime(2026, 11, 2, 9, tzinfo=LOCAL))
     with time_machine.travel(datetime(2026, 11, 4, 10, tzinfo=LOCAL), tick=False):
-        response = client_for(parties.bidders[1]).post("/api/document-links/", {"document": lot.documents.get().pk}, format="json")
+        response = client_for(parties.bidders[1]).post(
+            "/api/document-links/", {"document": lot.documents.get().pk}, format="json"
+        )
     assert (response.status_code, response.json()["code"]) == (403, "not_enrolled")

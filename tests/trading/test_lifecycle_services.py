@@ -196,15 +196,14 @@ def test_every_lot_transition_is_audited_once(parties):
 def test_upload_with_the_store_down_is_a_clear_503_and_leaves_nothing(parties, client_for):
     lot = factories.lot(parties, stage="registered")
     before = state(lot)
-    with override_settings(S3_ENDPOINT="127.0.0.1:1"):
-        with pytest.raises(DomainError) as error:
-            services.document_upload(
-                lot=lot,
-                actor=parties.tenderee,
-                filename="a.pdf",
-                stream=io.BytesIO(b"x" * 100),
-                size=100,
-                content_type="application/pdf",
-            )
+    with override_settings(S3_ENDPOINT="127.0.0.1:1"), pytest.raises(DomainError) as error:
+        services.document_upload(
+            lot=lot,
+            actor=parties.tenderee,
+            filename="a.pdf",
+            stream=io.BytesIO(b"x" * 100),
+            size=100,
+            content_type="application/pdf",
+        )
     assert (error.value.code, error.value.status_code) == ("store_unavailable", 503)
     assert state(lot) == before
