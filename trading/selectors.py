@@ -13,6 +13,8 @@ WATCHERS = (Role.STAFF, Role.SUPERVISOR)
 
 def projects_visible_to(user) -> QuerySet[TenderProject]:
     qs = TenderProject.objects.select_related("tenderee", "agency", "rule_set")
+    if not user.is_authenticated:
+        return qs.none()
     if user.role in WATCHERS:
         return qs
     if user.role in TENDEREE_SIDE and user.organisation_id:
@@ -22,6 +24,8 @@ def projects_visible_to(user) -> QuerySet[TenderProject]:
 
 def lots_visible_to(user) -> QuerySet[Lot]:
     qs = Lot.objects.select_related("project", "project__tenderee", "project__agency", "project__rule_set")
+    if not user.is_authenticated:
+        return qs.none()
     if user.role in WATCHERS:
         return qs
     if user.role in TENDEREE_SIDE and user.organisation_id:
@@ -31,6 +35,8 @@ def lots_visible_to(user) -> QuerySet[Lot]:
 
 def reviews_visible_to(user) -> QuerySet[Review]:
     qs = Review.objects.select_related("project", "lot", "submitted_by", "reviewed_by")
+    if not user.is_authenticated:
+        return qs.none()
     if user.role in WATCHERS:
         return qs
     if user.role in TENDEREE_SIDE and user.organisation_id:
@@ -44,6 +50,8 @@ def objection_raiser_index(org_id: int) -> str:
 
 def objections_visible_to(user) -> QuerySet[Objection]:
     qs = Objection.objects.select_related("lot", "lot__project", "raised_by")
+    if not user.is_authenticated:
+        return qs.none()
     if user.role in WATCHERS:
         return qs
     if user.role in TENDEREE_SIDE and user.organisation_id:

@@ -90,7 +90,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "lots",
         ]
 
-    def get_lots(self, project):
+    def get_lots(self, project) -> list[dict]:
         visible = self.context.get("visible_lot_ids")
         return [
             {"id": lot.pk, "seq": lot.seq, "name": lot.name, "status": lot.status}
@@ -173,7 +173,7 @@ class ObjectionSerializer(serializers.ModelSerializer):
         model = Objection
         fields = ["id", "lot", "subject", "content", "status", "raised_at", "answer_due", "raised_by", "answer", "answered_at"]
 
-    def get_raised_by(self, objection):
+    def get_raised_by(self, objection) -> str | None:
         # Sealed until the deadline: shown as a potential bidder only.
         return objection.raised_by.name if objection.raised_by_id else None
 

@@ -262,6 +262,7 @@ def filing_submit(
     """招标备案: the tender plan and documents. The schedule is checked now, and again when published."""
     now = _now(now)
     require_tenderee_side(actor, lot.project)
+    lot = Lot.objects.select_for_update().get(pk=lot.pk)
     if lot.status != LotStatus.REGISTERED:
         raise DomainError("invalid_lot_state", "只有已入场登记的标段可以备案", "Only a registered lot can be filed")
     if not lot.documents.exists():
@@ -533,10 +534,14 @@ def lot_terminate(*, lot: Lot, actor, reason: str, now: datetime | None = None) 
 
 @transaction.atomic
 def lot_fail(*, lot: Lot, reason: str, actor=None, now: datetime | None = None) -> Lot:
-    """流标: e.g. fewer bids than the rule set's minimum at opening (条例44)."""
+    """流标: e.g. fewer bids than the rule set's minimum at opening (条例44). Declared by staff or by the opening service."""
     from notices.services import notice_create
 
     now = _now(now)
+    if actor is not None:
+        require_role(actor, Role.STAFF)
+    if not reason.strip():
+        raise DomainError("reasons_required", "流标须说明理由", "Declaring a failed tender needs a reason", status_code=400)
     lot = _move(
         lot,
         sources=[LotStatus.OPENING, LotStatus.EVALUATING],
@@ -556,6 +561,7 @@ def lot_retender(*, lot: Lot, actor, now: datetime | None = None) -> Lot:
     now = _now(now)
     if actor.role != Role.STAFF:
         require_tenderee_side(actor, lot.project)
+    lot = Lot.objects.select_for_update().get(pk=lot.pk)
     if lot.status != LotStatus.FAILED:
         raise DomainError("invalid_lot_state", "只有流标的标段可以重新招标", "Only a failed lot can be re-tendered")
     if lot.retenders.exists():

@@ -195,6 +195,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "LotStatusEnum": "trading.models.LotStatus",
+        "ReviewStatusEnum": "trading.models.Review.Status",
+        "ObjectionStatusEnum": "trading.models.Objection.Status",
+    },
 }
 
 LOGGING = {

@@ -205,6 +205,12 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
             )
         )
 
+    @extend_schema(request=ReasonsSerializer, responses=LotSerializer)
+    @action(detail=True, methods=["post"])
+    def fail(self, request, pk=None):
+        reason = _valid(ReasonsSerializer, request)["reasons"]
+        return self._lot_response(services.lot_fail(lot=self.get_object(), actor=request.user, reason=reason))
+
     @extend_schema(request=None, responses=LotSerializer)
     @action(detail=True, methods=["post"])
     def retender(self, request, pk=None):
@@ -270,6 +276,8 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         user = self.request.user
+        if not user.is_authenticated:
+            return Organisation.objects.none()
         if user.role in ("staff", "supervisor"):
             return Organisation.objects.all()
         return Organisation.objects.filter(pk=user.organisation_id)

@@ -148,11 +148,15 @@ def test_terminate_publishes_a_notice(parties):
 
 
 @pytest.mark.django_db
-def test_failed_lot_is_retendered_once(parties):
+def test_failed_lot_is_retendered_once(parties, client_for):
     lot = factories.lot(parties, stage="published", issued=ISSUED)
     with time_machine.travel(lot.bid_deadline, tick=False):
         services.sweep_deadlines()
-        services.lot_fail(lot=lot, reason="投标人不足3家（条例44）")
+        refused("role_not_allowed", services.lot_fail, lot=lot, actor=parties.tenderee, reason="x", watch=lot)
+        response = client_for(parties.staff).post(
+            f"/api/lots/{lot.pk}/fail/", {"reasons": "投标人不足3家（条例44）"}, format="json"
+        )
+        assert (response.status_code, response.json()["status"]) == (200, "failed")
         new = services.lot_retender(lot=lot, actor=parties.tenderee)
         refused("already_retendered", services.lot_retender, lot=lot, actor=parties.tenderee, watch=lot)
     lot.refresh_from_db()
