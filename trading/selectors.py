@@ -3,45 +3,37 @@
 from django.db.models import Q, QuerySet
 
 from trading.access import TENDEREE_SIDE
-from trading.models import Lot, LotStatus, Objection, Review, Role, TenderProject
+from trading.models import Lot, Objection, Review, Role, TenderProject
 from trading.sealing import blind_index
 
-# Before publication a lot is the tenderee's and the centre's business only.
-UNPUBLISHED = (LotStatus.DRAFT, LotStatus.REGISTERED, LotStatus.FILED)
 WATCHERS = (Role.STAFF, Role.SUPERVISOR)
+
+
+def _scoped(qs: QuerySet, user, *, party: str, others: Q | None) -> QuerySet:
+    """Watchers see everything; the tenderee side sees its own (`party` is the path to the project);
+    everyone else sees what `others` allows, or nothing."""
+    if not user.is_authenticated:
+        return qs.none()
+    if user.role in WATCHERS:
+        return qs
+    if user.role in TENDEREE_SIDE and user.organisation_id:
+        return qs.filter(Q(**{f"{party}tenderee_id": user.organisation_id}) | Q(**{f"{party}agency_id": user.organisation_id}))
+    return qs.filter(others) if others is not None else qs.none()
 
 
 def projects_visible_to(user) -> QuerySet[TenderProject]:
     qs = TenderProject.objects.select_related("tenderee", "agency", "rule_set")
-    if not user.is_authenticated:
-        return qs.none()
-    if user.role in WATCHERS:
-        return qs
-    if user.role in TENDEREE_SIDE and user.organisation_id:
-        return qs.filter(Q(tenderee_id=user.organisation_id) | Q(agency_id=user.organisation_id))
-    return qs.filter(lots__docs_issued_at__isnull=False).distinct()
+    return _scoped(qs, user, party="", others=Q(lots__docs_issued_at__isnull=False)).distinct()
 
 
 def lots_visible_to(user) -> QuerySet[Lot]:
     qs = Lot.objects.select_related("project", "project__tenderee", "project__agency", "project__rule_set")
-    if not user.is_authenticated:
-        return qs.none()
-    if user.role in WATCHERS:
-        return qs
-    if user.role in TENDEREE_SIDE and user.organisation_id:
-        return qs.filter(Q(project__tenderee_id=user.organisation_id) | Q(project__agency_id=user.organisation_id))
-    return qs.filter(docs_issued_at__isnull=False)
+    return _scoped(qs, user, party="project__", others=Q(docs_issued_at__isnull=False))
 
 
 def reviews_visible_to(user) -> QuerySet[Review]:
     qs = Review.objects.select_related("project", "lot", "submitted_by", "reviewed_by")
-    if not user.is_authenticated:
-        return qs.none()
-    if user.role in WATCHERS:
-        return qs
-    if user.role in TENDEREE_SIDE and user.organisation_id:
-        return qs.filter(Q(project__tenderee_id=user.organisation_id) | Q(project__agency_id=user.organisation_id))
-    return qs.none()
+    return _scoped(qs, user, party="project__", others=None)
 
 
 def objection_raiser_index(org_id: int) -> str:
@@ -50,12 +42,7 @@ def objection_raiser_index(org_id: int) -> str:
 
 def objections_visible_to(user) -> QuerySet[Objection]:
     qs = Objection.objects.select_related("lot", "lot__project", "raised_by")
-    if not user.is_authenticated:
-        return qs.none()
-    if user.role in WATCHERS:
-        return qs
-    if user.role in TENDEREE_SIDE and user.organisation_id:
-        return qs.filter(Q(lot__project__tenderee_id=user.organisation_id) | Q(lot__project__agency_id=user.organisation_id))
-    if user.role == Role.BIDDER and user.organisation_id:
-        return qs.filter(raiser_index=objection_raiser_index(user.organisation_id))
-    return qs.none()
+    mine = None
+    if user.is_authenticated and user.role == Role.BIDDER and user.organisation_id:
+        mine = Q(raiser_index=objection_raiser_index(user.organisation_id))
+    return _scoped(qs, user, party="lot__project__", others=mine)

@@ -223,6 +223,16 @@ def _decide(review: Review, *, actor, accept: bool, reasons: str, now: datetime)
     return review
 
 
+def _submit_review(kind: str, *, project: TenderProject, lot: Lot | None, actor, note: str, now: datetime) -> Review:
+    """One pending review per project (registration) or lot (filing); the database constraint decides races."""
+    try:
+        with transaction.atomic():
+            return Review.objects.create(kind=kind, project=project, lot=lot, note=note, submitted_by=actor, submitted_at=now)
+    except IntegrityError:
+        label = Review.Kind(kind).label
+        raise DomainError("review_pending", f"已有待审核的{label}申请", f"A {kind} is already awaiting review") from None
+
+
 @transaction.atomic
 def registration_submit(*, project: TenderProject, actor, note: str = "", now: datetime | None = None) -> Review:
     now = _now(now)
@@ -231,13 +241,7 @@ def registration_submit(*, project: TenderProject, actor, note: str = "", now: d
         raise DomainError("project_registered", "项目已入场登记", "The project is already registered")
     if not project.lots.exists():
         raise DomainError("no_lots", "项目至少须有一个标段", "A project needs at least one lot", status_code=400)
-    try:
-        with transaction.atomic():
-            review = Review.objects.create(
-                kind=Review.Kind.REGISTRATION, project=project, note=note, submitted_by=actor, submitted_at=now
-            )
-    except IntegrityError:
-        raise DomainError("review_pending", "已有待审核的入场登记", "A registration is already awaiting review") from None
+    review = _submit_review(Review.Kind.REGISTRATION, project=project, lot=None, actor=actor, note=note, now=now)
     audit_record(action="registration.submitted", actor=actor, obj=review, after={"project": project.pk}, now=now)
     return review
 
@@ -271,13 +275,7 @@ def filing_submit(
         rules.tender_schedule_breaches(lot.project.rule_set, issued_at=now, sale_end=docs_sale_end, deadline=bid_deadline)
     )
     Lot.objects.filter(pk=lot.pk).update(docs_sale_end=docs_sale_end, bid_deadline=bid_deadline)
-    try:
-        with transaction.atomic():
-            review = Review.objects.create(
-                kind=Review.Kind.FILING, project=lot.project, lot=lot, note=note, submitted_by=actor, submitted_at=now
-            )
-    except IntegrityError:
-        raise DomainError("review_pending", "已有待审核的备案申请", "A filing is already awaiting review") from None
+    review = _submit_review(Review.Kind.FILING, project=lot.project, lot=lot, actor=actor, note=note, now=now)
     audit_record(
         action="filing.submitted",
         actor=actor,
