@@ -9,6 +9,7 @@ PORT ?= 8000
 
 # Test environment: a fixed sealing key; PostgreSQL/Redis/S3 come from the caller (.ci/run sets them).
 TEST_ENV := DJANGO_SECRET_KEY=test-secret-key SEALING_KEY=dGVzdC1vbmx5LXNlYWxpbmcta2V5LTMyLWJ5dGVzISE= \
+	PLATFORM_SIGNING_KEY=dGVzdC1vbmx5LXBsYXRmb3JtLXNpZ25pbmcta2V5ISE= \
 	DJANGO_SETTINGS_MODULE=trading.settings
 
 # The embedded default for `make run`: SQLite, in-memory channel layer, Celery eager, objects on local disk.

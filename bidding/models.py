@@ -38,3 +38,89 @@ class Enrolment(models.Model):
         verbose_name = verbose_name_plural = "报名记录"
         ordering = ["enrolled_at"]
         constraints = [models.UniqueConstraint(fields=["lot", "bidder"], name="enrolment_unique")]
+
+
+class BidderKey(models.Model):
+    """A bidder's registered public key (P-256, SubjectPublicKeyInfo DER): its certificate for sealing bids."""
+
+    kid = models.CharField("密钥标识", max_length=32, unique=True)
+    organisation = models.ForeignKey(
+        "trading.Organisation", verbose_name="投标人", on_delete=models.PROTECT, related_name="bid_keys"
+    )
+    registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    public_key = models.BinaryField("公钥（SPKI DER）")
+    created_at = models.DateTimeField("登记时间")
+    expires_at = models.DateTimeField("有效期至")
+    revoked_at = models.DateTimeField("注销时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "投标人密钥"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("created_at")), name="bidder_key_expires_after_creation"
+            )
+        ]
+
+
+class BidStatus(models.TextChoices):
+    UPLOADING = "uploading", "上传中"
+    SUBMITTED = "submitted", "已递交"
+    REPLACED = "replaced", "已被替换"
+    WITHDRAWN = "withdrawn", "已撤回"
+    REJECTED = "rejected", "未通过校验"
+    DECRYPTED = "decrypted", "已解密"
+    REVOKED = "revoked", "已撤销"
+
+
+class Bid(models.Model):
+    """A sealed bid. Until the deadline the row names neither lot nor bidder: they sit in `sealed` and are
+    found through `blind_index` (HMAC of lot and bidder), like enrolments. The object is ciphertext only."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    blind_index = models.CharField(max_length=64, db_index=True)
+    sealed = models.BinaryField()
+    status = models.CharField("状态", max_length=20, choices=BidStatus.choices, default=BidStatus.UPLOADING)
+    object_key = models.CharField(max_length=200, unique=True)
+    upload_id = models.CharField(max_length=200, blank=True)
+    size = models.BigIntegerField("密文大小（字节）")
+    sha256 = models.CharField("密文 SHA-256（声明）", max_length=64)
+    part_size = models.PositiveIntegerField()
+    header_sha256 = models.CharField("信封头 SHA-256", max_length=64, blank=True)
+    status_reason = models.TextField("说明", blank=True)
+    # Filled at the bid deadline.
+    lot = models.ForeignKey("trading.Lot", null=True, blank=True, on_delete=models.PROTECT, related_name="bids")
+    bidder = models.ForeignKey("trading.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="bids")
+    # Filled at opening.
+    plaintext_key = models.CharField(max_length=200, blank=True)
+    plaintext_sha256 = models.CharField(max_length=64, blank=True)
+    plaintext_size = models.BigIntegerField(null=True, blank=True)
+    decrypted_at = models.DateTimeField(null=True, blank=True)
+    opening_summary = models.JSONField("开标一览表", default=dict, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "投标文件"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=[s.value for s in BidStatus]), name="bid_status_valid"),
+            # One bid being uploaded and one submitted per bidder and lot; a replacement supersedes the submitted one.
+            models.UniqueConstraint(fields=["blind_index"], condition=models.Q(status="uploading"), name="one_upload_per_bidder"),
+            models.UniqueConstraint(
+                fields=["blind_index"], condition=models.Q(status="submitted"), name="one_submitted_bid_per_bidder"
+            ),
+            models.CheckConstraint(condition=models.Q(size__gt=0), name="bid_size_positive"),
+        ]
+
+
+class Opening(models.Model):
+    """开标 of one lot, held online at the bid deadline (法34): bidders decrypt within the window."""
+
+    lot = models.OneToOneField("trading.Lot", verbose_name="标段", on_delete=models.PROTECT, related_name="opening")
+    started_at = models.DateTimeField("开标时间")
+    decryption_deadline = models.DateTimeField("解密截止时间")
+    decryption_closed_at = models.DateTimeField("解密结束时间", null=True, blank=True)
+    record_published_at = models.DateTimeField("开标记录公布时间", null=True, blank=True)
+    record_object_key = models.CharField(max_length=200, blank=True)
+    record_sha256 = models.CharField("开标记录 PDF SHA-256", max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "开标"

@@ -15,6 +15,7 @@ BINARY = pathlib.Path(compose.__file__).parent / "docker-compose"
 SECRETS = {
     "DJANGO_SECRET_KEY": "dummy-secret-key-for-compose-config",
     "SEALING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    "PLATFORM_SIGNING_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
     "POSTGRES_PASSWORD": "dummy-postgres-password",
     "MINIO_ROOT_PASSWORD": "dummy-minio-password",
 }
@@ -73,6 +74,7 @@ def test_services_and_shared_app_settings(config):
         assert environment["S3_SECRET_KEY"] == SECRETS["MINIO_ROOT_PASSWORD"], name
         assert environment["DJANGO_SECRET_KEY"] == SECRETS["DJANGO_SECRET_KEY"], name
         assert environment["SEALING_KEY"] == SECRETS["SEALING_KEY"], name
+        assert environment["PLATFORM_SIGNING_KEY"] == SECRETS["PLATFORM_SIGNING_KEY"], name
         assert environment["DJANGO_DEBUG"] == "0", name
 
 

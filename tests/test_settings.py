@@ -146,6 +146,8 @@ _CONFIGURED = (
     "CELERY_",
     "S3_",
     "SEALING_KEY",
+    "PLATFORM_SIGNING_KEY",
+    "BID_",
     "DATA_DIR",
     "OBJECT_STORE_DIR",
     "SIGNED_LINK_SECONDS",
@@ -205,6 +207,20 @@ def test_sealing_key_must_be_32_bytes(tmp_path, sealing_key, message):
     _refused(_setup(tmp_path, **variables), message)
 
 
+@pytest.mark.parametrize(
+    ("signing_key", "message"),
+    [
+        (base64.b64encode(b"\x00" * 31).decode(), "PLATFORM_SIGNING_KEY must decode to exactly 32 bytes"),
+        (None, "PLATFORM_SIGNING_KEY (base64 of a 32-byte Ed25519 seed) is required when DJANGO_DEBUG is off"),
+    ],
+)
+def test_platform_signing_key_must_be_32_bytes(tmp_path, signing_key, message):
+    variables = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "a-real-secret-key", "SEALING_KEY": VALID_SEALING_KEY}
+    if signing_key is not None:
+        variables["PLATFORM_SIGNING_KEY"] = signing_key
+    _refused(_setup(tmp_path, **variables), message)
+
+
 @pytest.mark.parametrize("keys", [{}, {"S3_ACCESS_KEY": "minio"}, {"S3_SECRET_KEY": "minio-secret"}])
 def test_s3_endpoint_needs_both_keys(tmp_path, keys):
     result = _setup(
@@ -224,6 +240,7 @@ def test_valid_production_settings_load(tmp_path):
         DJANGO_DEBUG="0",
         DJANGO_SECRET_KEY="a-real-secret-key",
         SEALING_KEY=VALID_SEALING_KEY,
+        PLATFORM_SIGNING_KEY=VALID_SEALING_KEY,
         DATABASE_URL="postgres://trader:secret@db.internal:5432/trading",
         S3_ENDPOINT="minio.internal:9000",
         S3_ACCESS_KEY="minio",

@@ -720,6 +720,7 @@ def sweep_deadlines(*, now: datetime | None = None, batch: int = 200) -> dict:
     beat) finds nothing left to do, and one failing lot does not hold back the others.
     """
     from bidding.services import enrolments_unseal
+    from bidding.services.opening import opening_start
 
     now = _now(now)
     moved = {"tendering": 0, "opening": 0, "unsealed": 0, "awarded": 0}
@@ -730,11 +731,11 @@ def sweep_deadlines(*, now: datetime | None = None, batch: int = 200) -> dict:
             except DomainError:
                 continue
             moved["tendering"] += 1
-    # 法34: the opening happens at the bid deadline itself.
+    # 法34: the opening happens at the bid deadline itself; the lists open and the opening starts (or fails, 条例44).
     for lot in Lot.objects.filter(status__in=[LotStatus.PUBLISHED, LotStatus.TENDERING], bid_deadline__lte=now)[:batch]:
         with transaction.atomic():
             try:
-                _move(
+                lot = _move(
                     lot,
                     sources=[LotStatus.PUBLISHED, LotStatus.TENDERING],
                     target=LotStatus.OPENING,
@@ -745,6 +746,9 @@ def sweep_deadlines(*, now: datetime | None = None, batch: int = 200) -> dict:
             except DomainError:
                 continue
             moved["opening"] += 1
+            moved["unsealed"] += 1 if enrolments_unseal(lot=lot, now=now) is not None else 0
+            opening_start(lot=lot, now=now)
+    # A lot paused over its deadline still opens its lists at the deadline.
     for lot in Lot.objects.filter(enrolments_unsealed_at__isnull=True, docs_issued_at__isnull=False, bid_deadline__lte=now)[
         :batch
     ]:

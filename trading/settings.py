@@ -174,6 +174,31 @@ def _sealing_key() -> bytes:
 
 SEALING_KEY = _sealing_key()
 
+
+def _platform_signing_key() -> bytes:
+    """32-byte Ed25519 seed with which the platform signs bid receipts (回执)."""
+    raw = env_str("PLATFORM_SIGNING_KEY", None)
+    if raw is None:
+        if not DEBUG:
+            raise ImproperlyConfigured(
+                "PLATFORM_SIGNING_KEY (base64 of a 32-byte Ed25519 seed) is required when DJANGO_DEBUG is off"
+            )
+        return hashlib.sha256(b"platform-signing:" + SECRET_KEY.encode()).digest()
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except ValueError:
+        raise ImproperlyConfigured("PLATFORM_SIGNING_KEY is not valid base64") from None
+    if len(key) != 32:
+        raise ImproperlyConfigured("PLATFORM_SIGNING_KEY must decode to exactly 32 bytes")
+    return key
+
+
+PLATFORM_SIGNING_KEY = _platform_signing_key()
+
+# Sealed bids go straight from the bidder to the object store in parts of this size (S3 minimum 5 MiB).
+BID_PART_SIZE = env_int("BID_PART_SIZE", 16 * 1024 * 1024, minimum=5 * 1024 * 1024)
+BID_MAX_SIZE = env_int("BID_MAX_SIZE", 4 * 1024**3, minimum=1)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first so that an anonymous request gets 401 with WWW-Authenticate, not 403.

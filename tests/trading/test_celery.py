@@ -30,6 +30,7 @@ def worker():
 def test_sweep_runs_in_a_worker_and_twice_is_harmless(worker):
     parties = factories.Parties.create()
     lot = factories.lot(parties, stage="published", issued=datetime(2026, 11, 2, 9, tzinfo=LOCAL))
+    factories.enough_bids(parties, lot)
     assert app.conf.broker_url == settings.CELERY_BROKER_URL
     with time_machine.travel(lot.bid_deadline + timedelta(minutes=1), tick=False):
         first = sweep_deadlines.delay().get(timeout=30)

@@ -7,6 +7,7 @@ import pytest
 import time_machine
 
 from audit.services import verify_chain
+from tests import factories
 from tests.factories import Parties
 from trading.models import Lot
 from trading.rules import LOCAL
@@ -89,6 +90,9 @@ def test_registration_to_download_over_http(client_for):
         with urllib.request.urlopen(r["Location"], timeout=10) as response:
             assert response.read() == content
 
+    # Three other bidders enrol and submit sealed bids, so the lot opens at its deadline (条例44).
+    factories.enough_bids(parties, Lot.objects.get(pk=lot_id), when=local(2026, 11, 5, 10, 0))
+
     # A clarification 11 days before the deadline that may affect bids: the deadline moves to leave 15 days (条例21).
     with time_machine.travel(local(2026, 11, 12, 15, 0), tick=False):
         r = tenderee.post(
@@ -113,7 +117,9 @@ def test_registration_to_download_over_http(client_for):
         assert sweep_deadlines.apply().get()["opening"] == 1
     assert Lot.objects.get(pk=lot_id).status == "opening"
     rows = staff.get(f"/api/lots/{lot_id}/enrolments/").json()
-    assert [(row["bidder"], len(row["downloads"])) for row in rows] == [(parties.bidders[0].organisation.name, 1)]
+    assert sorted((row["bidder"], len(row["downloads"])) for row in rows) == sorted(
+        [(parties.bidders[0].organisation.name, 1)] + [(b.organisation.name, 0) for b in parties.bidders[1:]]
+    )
 
     result = verify_chain()
     assert result.ok, result.problems

@@ -150,6 +150,7 @@ def test_terminate_publishes_a_notice(parties):
 @pytest.mark.django_db
 def test_failed_lot_is_retendered_once(parties, client_for):
     lot = factories.lot(parties, stage="published", issued=ISSUED)
+    factories.enough_bids(parties, lot)
     with time_machine.travel(lot.bid_deadline, tick=False):
         services.sweep_deadlines()
         refused("role_not_allowed", services.lot_fail, lot=lot, actor=parties.tenderee, reason="x", watch=lot)
@@ -169,6 +170,7 @@ def test_failed_lot_is_retendered_once(parties, client_for):
 @pytest.mark.django_db
 def test_every_lot_transition_is_audited_once(parties):
     lot = factories.lot(parties, stage="published", issued=ISSUED)
+    factories.enough_bids(parties, lot)
     with time_machine.travel(lot.bid_deadline, tick=False):
         services.sweep_deadlines()
         services.sweep_deadlines()

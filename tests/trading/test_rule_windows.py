@@ -356,7 +356,8 @@ def test_opening_at_the_deadline_unseals_the_enrolments(parties):
     with travel(deadline):
         assert services.sweep_deadlines() == {**ZERO_SWEEP, "opening": 1, "unsealed": 1}
     lot.refresh_from_db()
-    assert (lot.status, lot.status_changed_at, lot.enrolments_unsealed_at) == ("opening", deadline, deadline)
+    # No bids at all: opened and at once failed (条例44); the lists are open all the same.
+    assert (lot.status, lot.status_changed_at, lot.enrolments_unsealed_at) == ("failed", deadline, deadline)
 
     def visible(user):
         return list(enrolments_visible_to(user=user, lot=lot).values_list("bidder_id", flat=True))
@@ -430,6 +431,7 @@ def test_enough_bids():
 def lot_in_publicity(parties, started_at: datetime) -> Lot:
     """A published lot opened at its deadline (Wednesday 25 November 09:30), evaluated, then publicised."""
     lot = factories.lot(parties, stage="published", issued=ISSUED)
+    factories.enough_bids(parties, lot)
     with travel(lot.bid_deadline):
         assert services.sweep_deadlines()["opening"] == 1
     with travel(lot.bid_deadline + timedelta(hours=1)):

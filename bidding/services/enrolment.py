@@ -146,6 +146,12 @@ def my_enrolments(*, actor) -> list[dict]:
     return [my_enrolment(lot=lots[lot_id], actor=actor) for lot_id in sorted(lot_ids)]
 
 
+def is_enrolled(*, lot: Lot, org_id: int) -> bool:
+    if lot.enrolments_unsealed_at is not None:
+        return Enrolment.objects.filter(lot=lot, bidder_id=org_id).exists()
+    return SealedEnrolment.objects.filter(blind_index=_index(lot.pk, org_id)).exists()
+
+
 def _require_enrolment(lot: Lot, actor, *, lock: bool) -> tuple[SealedEnrolment, dict]:
     require_role(actor, Role.BIDDER)
     require_org(actor)
@@ -275,6 +281,9 @@ def enrolments_unseal(*, lot: Lot, now: datetime | None = None) -> int | None:
     for objection in Objection.objects.filter(lot_id=lot.pk, raised_by__isnull=True):
         raiser = unseal("objection", "", objection.raiser_sealed)
         Objection.objects.filter(pk=objection.pk).update(raised_by_id=raiser["org"])
+    from bidding.services.bids import bids_unseal
+
+    bids_unseal(lot=lot, now=now)
     audit_record(
         action="enrolment.unsealed",
         obj=lot,

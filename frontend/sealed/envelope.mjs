@@ -1,0 +1,508 @@
+// Sealed-bid envelope, format v1, with WebCrypto only (globalThis.crypto.subtle): the bidder's browser seals
+// the bid so that the platform cannot read it before opening. Format: docs/sealed-bid-format.md.
+// The Python implementation is bidding/envelope.py; both pass docs/sealed-bid-vectors.json
+// (node frontend/sealed/envelope.test.mjs).
+//
+// Public API
+//   sealChunks({plaintext, lot, bidder, bidderPublicKeySpki, rescuePublicKeySpki?, chunkSize?, fixed?})
+//       async generator: the prefix+header, then one ciphertext chunk at a time (upload part by part).
+//   seal(sameOptions) -> Promise<Uint8Array>            the whole envelope
+//   readHeader(envelope: Uint8Array | Blob) -> Promise<header>
+//   unwrapKey(header, privateKeyPkcs8) -> Promise<Uint8Array>   the data key, checked against the commitment
+//   checkKey(header, dataKey) -> Promise<void>
+//   decryptChunks(header, dataKey, body) async generator: plaintext chunks; body = pieces after the header
+//   decrypt(envelope, {dataKey} | {privateKeyPkcs8}) -> Promise<Uint8Array>
+//   keyId(spki) -> Promise<string>;  EnvelopeError {code, zh, en, detail}
+// `fixed` = {dataKey, noncePrefix, ephemeralPkcs8: [...], ivs: [...]} fixes the randoms: test vectors only.
+
+const subtle = globalThis.crypto.subtle;
+
+export const MAGIC = Uint8Array.of(0x54, 0x52, 0x53, 0x45, 0x41, 0x4c, 0x00, 0x01); // "TRSEAL\0\1"
+export const FORMAT = "trading-sealed-bid";
+export const VERSION = 1;
+export const ALG = "ECDH-ES-P256+HKDF-SHA256+A256GCM";
+export const PREFIX_SIZE = 12;
+export const MAX_HEADER = 64 * 1024;
+export const MAX_PREFIX = PREFIX_SIZE + MAX_HEADER;
+export const MIN_CHUNK_SIZE = 1 << 16;
+export const MAX_CHUNK_SIZE = 1 << 24;
+export const DEFAULT_CHUNK_SIZE = 1 << 20;
+export const MAX_SIZE = Number.MAX_SAFE_INTEGER;
+const MAX_CHUNKS = 2 ** 32;
+const TAG_SIZE = 16;
+const EC = { name: "ECDH", namedCurve: "P-256" };
+const COMMIT_LABEL = utf8("trading-sealed-bid/v1/commit");
+const WRAP_LABEL = utf8("trading-sealed-bid/v1/wrap");
+const HEADER_KEYS = ["bidder", "chunk_size", "commitment", "format", "lot", "nonce_prefix", "recipients", "size", "version"];
+const RECIPIENT_KEYS = ["alg", "epk", "iv", "kid", "type", "wrapped"];
+const LOT = /^[0-9A-Z]{30}$/; // unified transaction code
+const BIDDER = /^[0-9A-HJ-NP-RTUWXY]{18}$/; // unified social credit code (GB 32100-2015 charset)
+const KID = /^[0-9a-f]{32}$/;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+const MESSAGES = {
+  not_sealed: ["不是有效的密封投标文件", "not a sealed bid envelope"],
+  wrong_key: ["密钥与该投标文件不符", "wrong key for this envelope"],
+  tampered: ["投标文件内容已被篡改", "the envelope has been tampered with"],
+  truncated: ["投标文件不完整或含多余数据", "the envelope is truncated or has trailing bytes"],
+  no_recipient: ["该密钥不是此投标文件的接收方", "this key is not a recipient of the envelope"],
+};
+
+export class EnvelopeError extends Error {
+  constructor(code, detail = "") {
+    const [zh, en] = MESSAGES[code];
+    super(`${zh} / ${en}` + (detail ? ` (${detail})` : ""));
+    this.name = "EnvelopeError";
+    this.code = code;
+    this.zh = zh;
+    this.en = en;
+    this.detail = detail;
+  }
+}
+
+// Keys ------------------------------------------------------------------------------------------------------------
+
+/** First 32 hex characters of SHA-256 over the canonical SPKI DER of a P-256 public key. */
+export async function keyId(spki) {
+  return keyIdOf(await importPublicKey(spki));
+}
+
+async function keyIdOf(publicKey) {
+  const spki = new Uint8Array(await subtle.exportKey("spki", publicKey));
+  return toHex(await sha256(spki)).slice(0, 32);
+}
+
+async function importPublicKey(spki) {
+  try {
+    return await subtle.importKey("spki", toBytes(spki), EC, true, []);
+  } catch {
+    throw new TypeError("不是 P-256 公钥 / not a P-256 public key (SubjectPublicKeyInfo DER)");
+  }
+}
+
+async function importPrivateKey(pkcs8) {
+  try {
+    return await subtle.importKey("pkcs8", toBytes(pkcs8), EC, true, ["deriveBits"]);
+  } catch {
+    throw new TypeError("不是 P-256 私钥 / not a P-256 private key (PKCS#8 DER)");
+  }
+}
+
+async function pointOfPrivate(privateKey) {
+  const jwk = await subtle.exportKey("jwk", privateKey);
+  return concat(Uint8Array.of(4), fromBase64Url(jwk.x), fromBase64Url(jwk.y));
+}
+
+async function deriveKek(shared, salt, kid, usages) {
+  const ikm = await subtle.importKey("raw", shared, "HKDF", false, ["deriveKey"]);
+  const params = { name: "HKDF", hash: "SHA-256", salt, info: concat(WRAP_LABEL, utf8(kid)) };
+  return subtle.deriveKey(params, ikm, { name: "AES-GCM", length: 256 }, false, usages);
+}
+
+function wrapAad(lot, bidder) {
+  return utf8(`${lot}\x1f${bidder}`);
+}
+
+async function commitment(dataKey, noncePrefix) {
+  const key = await subtle.importKey("raw", dataKey, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return new Uint8Array(await subtle.sign("HMAC", key, concat(COMMIT_LABEL, noncePrefix)));
+}
+
+// Sealing ---------------------------------------------------------------------------------------------------------
+
+/** The data key wrapped for one recipient: ECDH with a fresh ephemeral key, HKDF-SHA256, AES-256-GCM. */
+async function wrapKey(dataKey, spki, { type, lot, bidder, ephemeralPkcs8, iv }) {
+  const publicKey = await importPublicKey(spki);
+  const kid = await keyIdOf(publicKey);
+  const point = new Uint8Array(await subtle.exportKey("raw", publicKey));
+  let ephemeral, epk;
+  if (ephemeralPkcs8 != null) {
+    ephemeral = await importPrivateKey(ephemeralPkcs8);
+    epk = await pointOfPrivate(ephemeral);
+  } else {
+    const pair = await subtle.generateKey(EC, false, ["deriveBits"]);
+    ephemeral = pair.privateKey;
+    epk = new Uint8Array(await subtle.exportKey("raw", pair.publicKey));
+  }
+  const shared = await subtle.deriveBits({ name: "ECDH", public: publicKey }, ephemeral, 256);
+  const kek = await deriveKek(shared, concat(epk, point), kid, ["encrypt"]);
+  iv = iv != null ? toBytes(iv) : random(12);
+  const wrapped = new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv, additionalData: wrapAad(lot, bidder) }, kek, dataKey));
+  return { type, kid, alg: ALG, epk: toBase64(epk), iv: toBase64(iv), wrapped: toBase64(wrapped) };
+}
+
+async function prepare({ size, lot, bidder, bidderPublicKeySpki, rescuePublicKeySpki, chunkSize = DEFAULT_CHUNK_SIZE, fixed = {} }) {
+  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError("size must be an integer from 0 to 2^53-1");
+  if (!validChunkSize(chunkSize)) throw new RangeError("chunkSize must be a power of two from 65536 to 16777216");
+  if (typeof lot !== "string" || !LOT.test(lot)) throw new RangeError("lot must be a 30-character unified transaction code");
+  if (typeof bidder !== "string" || !BIDDER.test(bidder)) throw new RangeError("bidder must be an 18-character unified social credit code");
+  const keys = [["bidder", bidderPublicKeySpki]];
+  if (rescuePublicKeySpki != null) keys.push(["rescue", rescuePublicKeySpki]);
+  const dataKey = fixed.dataKey != null ? toBytes(fixed.dataKey) : random(32);
+  const noncePrefix = fixed.noncePrefix != null ? toBytes(fixed.noncePrefix) : random(7);
+  const ephemeral = fixed.ephemeralPkcs8 ?? keys.map(() => null);
+  const ivs = fixed.ivs ?? keys.map(() => null);
+  if (dataKey.length !== 32 || noncePrefix.length !== 7 || ephemeral.length !== keys.length || ivs.length !== keys.length) {
+    throw new RangeError("fixed randoms: 32-byte data key, 7-byte nonce prefix, one ephemeral key and one iv per recipient");
+  }
+  const recipients = [];
+  for (const [i, [type, spki]] of keys.entries()) {
+    recipients.push(await wrapKey(dataKey, spki, { type, lot, bidder, ephemeralPkcs8: ephemeral[i], iv: ivs[i] }));
+  }
+  if (new Set(recipients.map((r) => r.kid)).size !== recipients.length) throw new RangeError("the rescue key must differ from the bidder's key");
+  const fields = {
+    format: FORMAT,
+    version: VERSION,
+    lot,
+    bidder,
+    size,
+    chunk_size: chunkSize,
+    nonce_prefix: toBase64(noncePrefix),
+    commitment: toBase64(await commitment(dataKey, noncePrefix)),
+    recipients,
+  };
+  const body = utf8(canonicalJson(fields));
+  try {
+    return { header: await parseHeader(concat(MAGIC, u32be(body.length), body)), dataKey };
+  } catch (error) {
+    if (error instanceof EnvelopeError) throw new RangeError(error.detail); // the writer writes only what readers accept
+    throw error;
+  }
+}
+
+/**
+ * Seals `plaintext` (Uint8Array, or a Blob/File read one chunk at a time): yields the prefix and header, then
+ * each ciphertext chunk, so that a 2 GB file never sits in memory.
+ */
+export async function* sealChunks(options) {
+  const plaintext = options.plaintext;
+  const isBytes = plaintext instanceof Uint8Array;
+  if (!isBytes && !(plaintext && typeof plaintext.slice === "function" && typeof plaintext.size === "number")) {
+    throw new TypeError("plaintext must be a Uint8Array or a Blob");
+  }
+  const size = isBytes ? plaintext.length : plaintext.size;
+  const { header, dataKey } = await prepare({ ...options, size });
+  const key = await subtle.importKey("raw", dataKey, "AES-GCM", false, ["encrypt"]);
+  yield header.raw;
+  const count = header.chunkCount;
+  for (let index = 0; index < count; index++) {
+    const start = index * header.chunkSize;
+    const end = Math.min(size, start + header.chunkSize);
+    const plain = isBytes ? plaintext.subarray(start, end) : new Uint8Array(await plaintext.slice(start, end).arrayBuffer());
+    if (plain.length !== end - start) throw new RangeError("the Blob changed while it was being sealed");
+    const params = { name: "AES-GCM", iv: chunkNonce(header.noncePrefix, index, index === count - 1), additionalData: header.digest };
+    yield new Uint8Array(await subtle.encrypt(params, key, plain));
+  }
+}
+
+/** The whole envelope in memory. */
+export async function seal(options) {
+  const parts = [];
+  for await (const part of sealChunks(options)) parts.push(part);
+  return concat(...parts);
+}
+
+// Reading ---------------------------------------------------------------------------------------------------------
+
+/** Reads and checks the prefix and header of an envelope (Uint8Array or Blob; only the first 12+L bytes are read). */
+export async function readHeader(envelope) {
+  const read = rangeReader(envelope);
+  const prefix = await read(0, PREFIX_SIZE);
+  if (prefix.length < 8 || !equalBytes(prefix.subarray(0, 8), MAGIC)) throw new EnvelopeError("not_sealed", "bad magic");
+  if (prefix.length < PREFIX_SIZE) throw new EnvelopeError("truncated", "the stream ends inside the prefix");
+  const length = new DataView(prefix.buffer, prefix.byteOffset, prefix.length).getUint32(8);
+  if (!(length > 0 && length <= MAX_HEADER)) throw new EnvelopeError("not_sealed", `header length ${length} is not 1..${MAX_HEADER}`);
+  const body = await read(PREFIX_SIZE, PREFIX_SIZE + length);
+  if (body.length < length) throw new EnvelopeError("truncated", "the stream ends inside the header");
+  return parseHeader(concat(prefix, body));
+}
+
+/** The data key, unwrapped with the recipient's private key (PKCS#8 DER) and checked against the commitment. */
+export async function unwrapKey(header, privateKeyPkcs8) {
+  const privateKey = await importPrivateKey(privateKeyPkcs8);
+  const point = await pointOfPrivate(privateKey);
+  const kid = await keyIdOf(await subtle.importKey("raw", point, EC, true, []));
+  const recipient = header.recipients.find((r) => r.kid === kid);
+  if (!recipient) throw new EnvelopeError("no_recipient", `no recipient with kid ${kid}`);
+  const epk = await subtle.importKey("raw", recipient.epk, EC, false, []);
+  const shared = await subtle.deriveBits({ name: "ECDH", public: epk }, privateKey, 256);
+  const kek = await deriveKek(shared, concat(recipient.epk, point), kid, ["decrypt"]);
+  let dataKey;
+  try {
+    const params = { name: "AES-GCM", iv: recipient.iv, additionalData: wrapAad(header.lot, header.bidder) };
+    dataKey = new Uint8Array(await subtle.decrypt(params, kek, recipient.wrapped));
+  } catch {
+    throw new EnvelopeError("wrong_key", `the ${recipient.type} recipient's key does not unwrap`);
+  }
+  await checkKey(header, dataKey);
+  return dataKey;
+}
+
+/** Throws wrong_key unless the header's commitment is for this data key (HMAC verify: constant time). */
+export async function checkKey(header, dataKey) {
+  dataKey = toBytes(dataKey);
+  let ok = dataKey.length === 32;
+  if (ok) {
+    const key = await subtle.importKey("raw", dataKey, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+    ok = await subtle.verify("HMAC", key, header.commitment, concat(COMMIT_LABEL, header.noncePrefix));
+  }
+  if (!ok) throw new EnvelopeError("wrong_key", "the data key does not match the commitment");
+}
+
+/**
+ * Plaintext chunk by chunk from the ciphertext after the header (`body`: an iterable or async iterable of
+ * Uint8Array pieces of any sizes, or one Uint8Array/Blob). The key is checked before any decryption. Each chunk
+ * is authentic; the bid is complete only if the generator ends without an EnvelopeError.
+ */
+export async function* decryptChunks(header, dataKey, body) {
+  dataKey = toBytes(dataKey);
+  await checkKey(header, dataKey);
+  const key = await subtle.importKey("raw", dataKey, "AES-GCM", false, ["decrypt"]);
+  const count = header.chunkCount;
+  const full = header.chunkSize + TAG_SIZE;
+  const lastSize = header.size - (count - 1) * header.chunkSize + TAG_SIZE;
+  let want = count > 1 ? full : lastSize;
+  const buffer = new Uint8Array(want);
+  let filled = 0;
+  let index = 0;
+  let held = null; // the last plaintext chunk, yielded once the body is known to end there
+  for await (const piece of pieces(body)) {
+    let view = toBytes(piece);
+    while (view.length) {
+      if (held !== null) throw new EnvelopeError("truncated", "trailing bytes after the last chunk");
+      let sealed;
+      if (filled === 0 && view.length >= want) {
+        sealed = view.subarray(0, want);
+        view = view.subarray(want);
+      } else {
+        const take = Math.min(want - filled, view.length);
+        buffer.set(view.subarray(0, take), filled);
+        filled += take;
+        view = view.subarray(take);
+        if (filled < want) break;
+        sealed = buffer.subarray(0, want); // decrypt() copies its input before returning
+        filled = 0;
+      }
+      const last = index === count - 1;
+      let plain;
+      try {
+        const params = { name: "AES-GCM", iv: chunkNonce(header.noncePrefix, index, last), additionalData: header.digest };
+        plain = new Uint8Array(await subtle.decrypt(params, key, sealed));
+      } catch {
+        throw new EnvelopeError("tampered", `chunk ${index} fails authentication`);
+      }
+      if (last) held = plain;
+      else yield plain;
+      index += 1;
+      want = index < count - 1 ? full : lastSize;
+    }
+  }
+  if (held === null) throw new EnvelopeError("truncated", `the body ends after ${index} of ${count} chunks`);
+  yield held;
+}
+
+/** The whole plaintext of an envelope (Uint8Array or Blob), with the data key or a recipient's private key. */
+export async function decrypt(envelope, { dataKey, privateKeyPkcs8 } = {}) {
+  const header = await readHeader(envelope);
+  if (dataKey == null) dataKey = await unwrapKey(header, privateKeyPkcs8);
+  const body = envelope instanceof Uint8Array ? envelope.subarray(header.raw.length) : envelope.slice(header.raw.length);
+  const out = new Uint8Array(header.size);
+  let at = 0;
+  for await (const chunk of decryptChunks(header, dataKey, body)) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+async function parseHeader(raw) {
+  const need = (condition, detail) => {
+    if (!condition) throw new EnvelopeError("not_sealed", detail);
+  };
+  need(raw.length >= PREFIX_SIZE && equalBytes(raw.subarray(0, 8), MAGIC), "bad magic");
+  const length = new DataView(raw.buffer, raw.byteOffset, raw.length).getUint32(8);
+  need(length > 0 && length <= MAX_HEADER && raw.length === PREFIX_SIZE + length, "bad header length");
+  const body = raw.subarray(PREFIX_SIZE);
+  let text, fields;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(body);
+    fields = JSON.parse(text);
+  } catch {
+    throw new EnvelopeError("not_sealed", "the header is not JSON");
+  }
+  need(isObject(fields) && sameKeys(fields, HEADER_KEYS), "header fields missing or unknown");
+  need(fields.format === FORMAT, "format is not trading-sealed-bid");
+  need(fields.version === VERSION, "unsupported version");
+  const { lot, bidder, size, chunk_size: chunkSize } = fields;
+  need(typeof lot === "string" && LOT.test(lot), "lot is not a 30-character transaction code");
+  need(typeof bidder === "string" && BIDDER.test(bidder), "bidder is not an 18-character credit code");
+  need(Number.isSafeInteger(size) && size >= 0, "bad size");
+  need(validChunkSize(chunkSize), "bad chunk_size");
+  need(chunkCountOf(size, chunkSize) <= MAX_CHUNKS, "too many chunks");
+  const noncePrefix = fromBase64Strict(fields.nonce_prefix, 7, "nonce_prefix");
+  const commit = fromBase64Strict(fields.commitment, 32, "commitment");
+  const entries = fields.recipients;
+  need(Array.isArray(entries) && entries.length >= 1 && entries.length <= 2, "recipients: one bidder, at most one rescue");
+  const recipients = [];
+  for (const [position, entry] of entries.entries()) {
+    need(isObject(entry) && sameKeys(entry, RECIPIENT_KEYS), "recipient fields missing or unknown");
+    need(entry.type === ["bidder", "rescue"][position], "recipients: the bidder first, then at most one rescue");
+    need(typeof entry.kid === "string" && KID.test(entry.kid), "bad kid");
+    need(entry.alg === ALG, "unsupported alg");
+    const epk = fromBase64Strict(entry.epk, 65, "epk");
+    need(epk[0] === 4, "epk is not an uncompressed point");
+    try {
+      await subtle.importKey("raw", epk, EC, false, []);
+    } catch {
+      throw new EnvelopeError("not_sealed", "epk is not a P-256 point");
+    }
+    const iv = fromBase64Strict(entry.iv, 12, "iv");
+    const wrapped = fromBase64Strict(entry.wrapped, 48, "wrapped");
+    recipients.push(Object.freeze({ type: entry.type, kid: entry.kid, alg: ALG, epk, iv, wrapped }));
+  }
+  need(new Set(recipients.map((r) => r.kid)).size === recipients.length, "two recipients with the same kid");
+  need(canonicalJson(fields) === text, "the header is not canonical JSON");
+  const chunkCount = chunkCountOf(size, chunkSize);
+  return Object.freeze({
+    lot,
+    bidder,
+    size,
+    chunkSize,
+    noncePrefix,
+    commitment: commit,
+    recipients: Object.freeze(recipients),
+    raw,
+    digest: await sha256(raw), // the associated data of every chunk
+    chunkCount,
+    envelopeSize: raw.length + size + TAG_SIZE * chunkCount,
+    bidderKid: recipients[0].kid,
+    rescueKid: recipients.length > 1 ? recipients[1].kid : null,
+  });
+}
+
+// Helpers ---------------------------------------------------------------------------------------------------------
+
+function chunkNonce(prefix, index, last) {
+  const nonce = new Uint8Array(12);
+  nonce.set(prefix, 0);
+  new DataView(nonce.buffer).setUint32(7, index);
+  nonce[11] = last ? 1 : 0;
+  return nonce;
+}
+
+function chunkCountOf(size, chunkSize) {
+  return Math.max(1, Math.ceil(size / chunkSize));
+}
+
+function validChunkSize(n) {
+  return Number.isInteger(n) && n >= MIN_CHUNK_SIZE && n <= MAX_CHUNK_SIZE && (n & (n - 1)) === 0;
+}
+
+/** Sorted keys, no spaces, non-ASCII as is: the same bytes as Python's json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False). */
+function canonicalJson(value) {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (isObject(value)) {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function isObject(value) {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function sameKeys(object, expected) {
+  const keys = Object.keys(object).sort();
+  return keys.length === expected.length && keys.every((k, i) => k === expected[i]);
+}
+
+async function* pieces(body) {
+  if (body instanceof Uint8Array || body instanceof ArrayBuffer || ArrayBuffer.isView(body)) {
+    yield toBytes(body);
+  } else if (body && typeof body.slice === "function" && typeof body.size === "number" && typeof body.arrayBuffer === "function") {
+    const step = 4 * 1024 * 1024;
+    for (let at = 0; at < body.size; at += step) yield new Uint8Array(await body.slice(at, at + step).arrayBuffer());
+  } else {
+    yield* body;
+  }
+}
+
+function rangeReader(input) {
+  if (input instanceof Uint8Array || input instanceof ArrayBuffer || ArrayBuffer.isView(input)) {
+    const bytes = toBytes(input);
+    return async (start, end) => bytes.subarray(start, end);
+  }
+  if (input && typeof input.slice === "function" && typeof input.arrayBuffer === "function") {
+    return async (start, end) => new Uint8Array(await input.slice(start, end).arrayBuffer());
+  }
+  throw new TypeError("the envelope must be a Uint8Array or a Blob");
+}
+
+function toBytes(data) {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError("expected bytes (Uint8Array, ArrayBuffer or a view)");
+}
+
+function random(n) {
+  return globalThis.crypto.getRandomValues(new Uint8Array(n));
+}
+
+async function sha256(data) {
+  return new Uint8Array(await subtle.digest("SHA-256", data));
+}
+
+function utf8(text) {
+  return new TextEncoder().encode(text);
+}
+
+function u32be(n) {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, n);
+  return out;
+}
+
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+function equalBytes(a, b) {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function toHex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function toBase64(bytes) {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+/** Strict base64: standard alphabet, padded, canonical, exactly `size` bytes. */
+function fromBase64Strict(value, size, name) {
+  if (typeof value === "string" && value.length % 4 === 0 && BASE64.test(value)) {
+    let bytes = null;
+    try {
+      bytes = Uint8Array.from(atob(value), (c) => c.charCodeAt(0));
+    } catch {
+      bytes = null;
+    }
+    if (bytes !== null && bytes.length === size && toBase64(bytes) === value) return bytes;
+  }
+  throw new EnvelopeError("not_sealed", `${name} is not base64 of ${size} bytes`);
+}
+
+function fromBase64Url(value) {
+  const padded = value.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (value.length % 4)) % 4);
+  return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+}

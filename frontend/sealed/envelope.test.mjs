@@ -1,0 +1,251 @@
+// The WebCrypto envelope against docs/sealed-bid-vectors.json: node frontend/sealed/envelope.test.mjs
+// Exits non-zero on failure; the last line is "N passed, M failed".
+
+import { readFileSync } from "node:fs";
+
+import * as E from "./envelope.mjs";
+
+const vectors = JSON.parse(readFileSync(new URL("../../docs/sealed-bid-vectors.json", import.meta.url), "utf8"));
+let passed = 0;
+let failed = 0;
+
+async function check(name, test) {
+  try {
+    await test();
+    passed += 1;
+  } catch (error) {
+    failed += 1;
+    console.log(`FAIL ${name}: ${error?.stack ?? error}`);
+  }
+}
+
+function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+function fromHex(hex) {
+  return Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
+}
+
+function toHex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function randomBytes(n) {
+  const out = new Uint8Array(n);
+  for (let at = 0; at < n; at += 65536) crypto.getRandomValues(out.subarray(at, at + 65536));
+  return out;
+}
+
+async function sha256Hex(bytes) {
+  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
+}
+
+function concat(parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function* irregular(bytes) {
+  const sizes = [1, 7, 65537, 3, 100000, 16, 17];
+  let at = 0;
+  for (let i = 0; at < bytes.length; i++) {
+    const n = sizes[i % sizes.length];
+    yield bytes.subarray(at, at + n);
+    at += n;
+  }
+}
+
+async function collect(generator) {
+  const parts = [];
+  for await (const part of generator) parts.push(part);
+  return concat(parts);
+}
+
+async function expectCode(code, action) {
+  try {
+    await action();
+  } catch (error) {
+    assert(error instanceof E.EnvelopeError, `expected EnvelopeError ${code}, got ${error}`);
+    assert(error.code === code, `expected ${code}, got ${error.code} (${error.message})`);
+    assert(error.zh && error.en, "bilingual message");
+    return;
+  }
+  throw new Error(`expected ${code}, nothing was thrown`);
+}
+
+function sealOptions(c, plaintext) {
+  return {
+    plaintext,
+    lot: c.lot,
+    bidder: c.bidder,
+    bidderPublicKeySpki: fromHex(c.bidder_public_key_spki),
+    rescuePublicKeySpki: c.rescue_public_key_spki ? fromHex(c.rescue_public_key_spki) : undefined,
+    chunkSize: c.chunk_size,
+    fixed: {
+      dataKey: fromHex(c.data_key),
+      noncePrefix: fromHex(c.nonce_prefix),
+      ephemeralPkcs8: c.ephemeral_private_keys_pkcs8.map(fromHex),
+      ivs: c.ivs.map(fromHex),
+    },
+  };
+}
+
+const cases = new Map(vectors.cases.map((c) => [c.name, c]));
+
+for (const c of vectors.cases) {
+  const plaintext = fromHex(c.plaintext);
+  const envelope = fromHex(c.envelope);
+
+  await check(`${c.name}: the vector is consistent`, async () => {
+    assert(envelope.length === c.envelope_size, "envelope_size");
+    assert((await sha256Hex(envelope)) === c.envelope_sha256, "envelope_sha256");
+  });
+
+  await check(`${c.name}: key ids`, async () => {
+    assert((await E.keyId(fromHex(c.bidder_public_key_spki))) === c.bidder_kid, "bidder kid");
+    if (c.rescue_public_key_spki) assert((await E.keyId(fromHex(c.rescue_public_key_spki))) === c.rescue_kid, "rescue kid");
+  });
+
+  await check(`${c.name}: seal() with the fixed randoms reproduces the envelope byte for byte`, async () => {
+    const sealed = await E.seal(sealOptions(c, plaintext));
+    assert(toHex(sealed) === c.envelope, "envelope differs");
+  });
+
+  await check(`${c.name}: sealChunks() from a Blob reproduces the envelope`, async () => {
+    const parts = [];
+    for await (const part of E.sealChunks(sealOptions(c, new Blob([plaintext])))) parts.push(part);
+    assert(parts.length === 1 + c.chunk_count, `header + ${c.chunk_count} chunks, got ${parts.length} parts`);
+    assert(toHex(concat(parts)) === c.envelope, "envelope differs");
+  });
+
+  await check(`${c.name}: readHeader`, async () => {
+    const header = await E.readHeader(envelope);
+    assert(header.lot === c.lot && header.bidder === c.bidder, "lot/bidder");
+    assert(header.size === c.size && header.chunkSize === c.chunk_size && header.chunkCount === c.chunk_count, "sizes");
+    assert(header.raw.length === c.header_length && new TextDecoder().decode(header.raw.subarray(12)) === c.header, "raw");
+    assert(header.envelopeSize === c.envelope_size, "envelopeSize");
+    assert(header.bidderKid === c.bidder_kid && header.rescueKid === c.rescue_kid, "kids");
+    const fromBlob = await E.readHeader(new Blob([envelope]));
+    assert(toHex(fromBlob.raw) === toHex(header.raw), "from a Blob");
+  });
+
+  await check(`${c.name}: the bidder's private key unwraps the data key`, async () => {
+    const header = await E.readHeader(envelope);
+    assert(toHex(await E.unwrapKey(header, fromHex(c.bidder_private_key_pkcs8))) === c.data_key, "data key");
+  });
+
+  if (c.rescue_private_key_pkcs8) {
+    await check(`${c.name}: the rescue private key unwraps the data key`, async () => {
+      const header = await E.readHeader(envelope);
+      assert(toHex(await E.unwrapKey(header, fromHex(c.rescue_private_key_pkcs8))) === c.data_key, "data key");
+    });
+  }
+
+  await check(`${c.name}: decrypt() gives the plaintext`, async () => {
+    const opened = await E.decrypt(envelope, { privateKeyPkcs8: fromHex(c.bidder_private_key_pkcs8) });
+    assert(toHex(opened) === c.plaintext, "plaintext differs");
+    const fromBlob = await E.decrypt(new Blob([envelope]), { dataKey: fromHex(c.data_key) });
+    assert(toHex(fromBlob) === c.plaintext, "plaintext from a Blob differs");
+  });
+
+  await check(`${c.name}: decryptChunks() over irregular pieces`, async () => {
+    const header = await E.readHeader(envelope);
+    const opened = await collect(E.decryptChunks(header, fromHex(c.data_key), irregular(envelope.subarray(header.raw.length))));
+    assert(toHex(opened) === c.plaintext, "plaintext differs");
+  });
+}
+
+async function openAll(envelope, openWith) {
+  const header = await E.readHeader(envelope);
+  const dataKey = openWith.private_key_pkcs8 ? await E.unwrapKey(header, fromHex(openWith.private_key_pkcs8)) : fromHex(openWith.data_key);
+  for await (const _ of E.decryptChunks(header, dataKey, irregular(envelope.subarray(header.raw.length)))) {
+    // drain
+  }
+}
+
+for (const n of vectors.negative) {
+  await check(`negative ${n.name}: ${n.expect}`, async () => {
+    const base = fromHex(cases.get(n.case).envelope);
+    const { offset, remove, insert } = n.patch;
+    const envelope = concat([base.subarray(0, offset), fromHex(insert), base.subarray(offset + remove)]);
+    assert((await sha256Hex(envelope)) === n.envelope_sha256, "patched envelope_sha256");
+    await expectCode(n.expect, () => openAll(envelope, n.open_with));
+  });
+}
+
+// Beyond the vectors: the random path, and arguments refused before anything is written.
+const lot = vectors.cases[0].lot;
+const bidder = vectors.cases[0].bidder;
+
+await check("random keys: seal and decrypt a 3-chunk Blob round trip", async () => {
+  const pair = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"]);
+  const rescue = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"]);
+  const spki = new Uint8Array(await crypto.subtle.exportKey("spki", pair.publicKey));
+  const rescueSpki = new Uint8Array(await crypto.subtle.exportKey("spki", rescue.publicKey));
+  const plaintext = randomBytes(2 * 65536 + 5);
+  const options = { plaintext: new Blob([plaintext]), lot, bidder, bidderPublicKeySpki: spki, rescuePublicKeySpki: rescueSpki, chunkSize: 65536 };
+  const one = await E.seal(options);
+  const two = await E.seal(options);
+  assert(toHex(one) !== toHex(two), "two seals of the same bid must differ");
+  const header = await E.readHeader(one);
+  assert(header.chunkCount === 3 && header.envelopeSize === one.length, "header");
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
+  const rescuePkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", rescue.privateKey));
+  assert(toHex(await E.decrypt(one, { privateKeyPkcs8: pkcs8 })) === toHex(plaintext), "bidder");
+  assert(toHex(await E.decrypt(one, { privateKeyPkcs8: rescuePkcs8 })) === toHex(plaintext), "rescue");
+  const stranger = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"]);
+  const strangerPkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", stranger.privateKey));
+  await expectCode("no_recipient", () => E.decrypt(one, { privateKeyPkcs8: strangerPkcs8 }));
+});
+
+await check("splicing a chunk from another envelope under the same data key fails", async () => {
+  const c = cases.get("three-and-a-half-chunks");
+  const envelope = fromHex(c.envelope);
+  const full = c.chunk_size + 16;
+  const start = c.header_length + full; // chunk 1
+  const variants = [
+    { fixed: { noncePrefix: fromHex("00000000000000") } }, // another nonce prefix
+    { lot: "91350100MA2Y00017520261125002K" }, // same nonce prefix, another header
+  ];
+  for (const variant of variants) {
+    const options = sealOptions(c, randomBytes(c.size));
+    const other = await E.seal({ ...options, ...variant, fixed: { ...options.fixed, ...variant.fixed } });
+    const otherStart = (await E.readHeader(other)).raw.length + full;
+    const forged = concat([envelope.subarray(0, start), other.subarray(otherStart, otherStart + full), envelope.subarray(start + full)]);
+    await expectCode("tampered", () => openAll(forged, { data_key: c.data_key }));
+  }
+});
+
+await check("seal refuses bad arguments before writing", async () => {
+  const c = cases.get("one-byte");
+  const base = sealOptions(c, new Uint8Array(1));
+  for (const bad of [{ lot: "X" }, { bidder: "91350100MA2Y00001I" }, { chunkSize: 65535 }, { chunkSize: 1 << 25 }, { bidderPublicKeySpki: new Uint8Array(3) }]) {
+    let thrown = null;
+    try {
+      await E.seal({ ...base, ...bad });
+    } catch (error) {
+      thrown = error;
+    }
+    assert(thrown instanceof RangeError || thrown instanceof TypeError, `refused: ${JSON.stringify(Object.keys(bad))}`);
+  }
+});
+
+await check("readHeader: short and non-envelopes", async () => {
+  const envelope = fromHex(cases.get("empty").envelope);
+  await expectCode("not_sealed", () => E.readHeader(new Uint8Array(0)));
+  await expectCode("not_sealed", () => E.readHeader(new TextEncoder().encode("%PDF-1.7 not an envelope")));
+  await expectCode("truncated", () => E.readHeader(envelope.subarray(0, 10)));
+  await expectCode("truncated", () => E.readHeader(envelope.subarray(0, 40)));
+  const huge = envelope.slice(0, 12);
+  new DataView(huge.buffer).setUint32(8, 64 * 1024 + 1);
+  await expectCode("not_sealed", () => E.readHeader(huge));
+});
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exitCode = failed ? 1 : 0;
