@@ -291,7 +291,7 @@ def _assemble(bid: Bid) -> None:
     store.multipart_complete(bid.object_key, bid.upload_id, [(p.part_number, p.etag) for p in parts])
 
 
-def _verify(bid: Bid, payload: dict, lot: Lot, now: datetime) -> envelope.Header:
+def _verify(bid: Bid) -> envelope.Header:
     """Reads the assembled object back: size, SHA-256 and the envelope header are checked, not trusted."""
     store = get_store()
     digest = hashlib.sha256()
@@ -326,19 +326,10 @@ def _verify(bid: Bid, payload: dict, lot: Lot, now: datetime) -> envelope.Header
             f"不是按平台格式加密的投标文件：{error.zh}",
             f"Not a sealed bid in the platform's format: {error.en}",
         ) from None
-    org = Organisation.objects.get(pk=payload["org"])
-    if header.lot != lot.transaction_code or header.bidder != org.credit_code:
-        raise _reject(bid, "wrong_envelope", "信封所载标段或投标人与本次投标不符", "The envelope names another lot or bidder")
+    # The envelope names neither lot, bidder nor key (a store reader must not learn them): that it was sealed
+    # for this lot and bidder is proved at opening, with the data key (envelope.check_binding).
     if header.envelope_size != bid.size:
         raise _reject(bid, "size_mismatch", "信封长度与文件大小不符", "The envelope's length does not match the file size")
-    bidder_kids = [r.kid for r in header.recipients if r.type == "bidder"]
-    if not bidder_kids or bidder_kids[0] not in valid_keys(org.pk, now):
-        raise _reject(
-            bid,
-            "unknown_key",
-            "信封所用公钥未登记或已失效",
-            "The envelope is sealed to a key that is not registered or has expired",
-        )
     return header
 
 
@@ -351,7 +342,7 @@ def bid_complete(*, bid: Bid, actor, now: datetime | None = None) -> dict:
     lot = Lot.objects.get(pk=payload["lot"])
     try:
         _assemble(bid)
-        header = _verify(bid, payload, lot, start)
+        header = _verify(bid)
     except StoreUnavailable:
         raise _store_down() from None
     org = Organisation.objects.get(pk=payload["org"])
