@@ -468,13 +468,14 @@ def bid_detail(*, bid: Bid, actor) -> dict:
 
 
 def my_bids(*, actor) -> list[dict]:
-    """A bidder's own bids: found through blind indexes over the lots it could bid on."""
+    """A bidder's own bids: by blind index on lots still before their deadline, by name after it."""
     if actor.role != Role.BIDDER or actor.organisation_id is None:
         return []
-    lot_ids = Lot.objects.filter(docs_issued_at__isnull=False).values_list("pk", flat=True)
-    indexes = [bid_index(lot_id, actor.organisation_id) for lot_id in lot_ids]
-    bids = Bid.objects.filter(blind_index__in=indexes).exclude(status=BidStatus.REJECTED)
-    return [bid_view(bid, _payload(bid)) for bid in bids]
+    open_lots = Lot.objects.filter(docs_issued_at__isnull=False, enrolments_unsealed_at__isnull=True).values_list("pk", flat=True)
+    indexes = [bid_index(lot_id, actor.organisation_id) for lot_id in open_lots]
+    sealed = Bid.objects.filter(blind_index__in=indexes, lot__isnull=True)
+    named = Bid.objects.filter(bidder_id=actor.organisation_id)
+    return [bid_view(bid, _payload(bid)) for bid in (sealed | named).exclude(status=BidStatus.REJECTED)]
 
 
 # --- At the deadline ----------------------------------------------------------------------------
