@@ -5,7 +5,9 @@
     python -m bidding.client seal --lot CODE --bidder CREDIT_CODE --public company.key.pub bid.zip bid.sealed
     python -m bidding.client upload --server URL --token T --lot 12 bid.sealed      (again to resume)
     python -m bidding.client verify-receipt bid.sealed.receipt.json --platform-key platform.pem
-    python -m bidding.client unwrap --key company.key bid.sealed                   (the data key, at opening)
+    python -m bidding.client unwrap --key company.key --lot CODE --bidder CREDIT_CODE bid.sealed   (the data key)
+    python -m bidding.client submit-key --server URL --token T --bid BID_ID --key company.key bid.sealed
+                                                                 (at opening: sign in, unwrap here, hand the key in)
 
 Needs no Django: only this package's envelope and receipts modules, `cryptography` and the standard library.
 Parts go straight to the object store through presigned URLs; the state file next to the sealed bid lets a
@@ -22,6 +24,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,9 +97,18 @@ def machine_fingerprint() -> str:
 
 @dataclass
 class Uploader:
+    """`concurrency` parts go to the object store at once (presigned URLs), like the minio SDK's 3 parallel
+    uploads: memory holds at most concurrency + 1 parts. Parts through the API (no presigned URL) go one by one
+    on the calling thread, so `call` need not be thread-safe; `put` must be."""
+
     call: Transport
     put: Callable[[str, bytes], str] = put_part
     progress: Callable[[int, int], None] | None = None
+    concurrency: int = 3
+
+    def __post_init__(self):
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
 
     def _checked(self, status: int, body, expected: int = 200):
         if status != expected:
@@ -131,28 +143,70 @@ class Uploader:
             state_path.write_text(json.dumps({"bid": bid["id"], "sha256": sha256}))
         done = {p["part"] for p in bid.get("uploaded_parts", [])}
         todo = [n for n in range(1, bid["parts"] + 1) if n not in done]
+        if stop_after_parts is not None:
+            todo = todo[:stop_after_parts]  # not one part more is started than the simulated break allows
         part_size = bid["part_size"]
         sent = 0
-        with open(path, "rb") as f:
-            for start in range(0, len(todo), 100):
-                batch = todo[start : start + 100]
-                urls = self._checked(*self.call("POST", f"/api/bids/{bid['id']}/part-urls/", json_body={"parts": batch}))
-                for item in urls:
-                    f.seek((item["part"] - 1) * part_size)
-                    data = f.read(part_size)
-                    if item["url"]:
-                        self.put(item["url"], data)
-                    else:
-                        self._checked(*self.call("PUT", f"/api/bids/{bid['id']}/parts/{item['part']}/", data=data))
-                    sent += 1
-                    if self.progress:
-                        self.progress(len(done) + sent, bid["parts"])
-                    if stop_after_parts is not None and sent >= stop_after_parts:
-                        raise ConnectionError(f"stopped after {sent} parts (simulated)")
+
+        def one_more() -> None:
+            nonlocal sent
+            sent += 1
+            if self.progress:
+                self.progress(len(done) + sent, bid["parts"])
+
+        def finished(futures) -> None:
+            for future in futures:
+                future.result()  # a failed part raises here; the parts already stored stay for a resume
+                one_more()
+
+        with open(path, "rb") as f, ThreadPoolExecutor(self.concurrency, thread_name_prefix="bid-part") as pool:
+            running: set[Future] = set()
+            try:
+                for start in range(0, len(todo), 100):
+                    batch = todo[start : start + 100]
+                    urls = self._checked(*self.call("POST", f"/api/bids/{bid['id']}/part-urls/", json_body={"parts": batch}))
+                    for item in urls:
+                        f.seek((item["part"] - 1) * part_size)
+                        data = f.read(part_size)
+                        if item["url"]:
+                            while len(running) >= self.concurrency:
+                                ended, running = wait(running, return_when=FIRST_COMPLETED)
+                                finished(ended)
+                            running.add(pool.submit(self.put, item["url"], data))
+                        else:
+                            self._checked(*self.call("PUT", f"/api/bids/{bid['id']}/parts/{item['part']}/", data=data))
+                            one_more()
+                finished(wait(running).done)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+        if stop_after_parts is not None and sent >= stop_after_parts:
+            raise ConnectionError(f"stopped after {sent} parts (simulated)")
         receipt = self._checked(*self.call("POST", f"/api/bids/{bid['id']}/complete/"))
         path.with_name(path.name + ".receipt.json").write_text(json.dumps(receipt, ensure_ascii=False, indent=2))
         state_path.unlink(missing_ok=True)
         return receipt
+
+
+def submit_key(call: Transport, bid_id: str, sealed: Path, private_key) -> dict:
+    """At opening: signs in to the bid's lot (again is harmless), unwraps the data key from the local sealed file
+    with the bidder's own private key, and hands it in. Returns the bid as the platform then reports it.
+    The private key never leaves this machine; the data key opens this one bid only."""
+    status, bid = call("GET", f"/api/bids/{bid_id}/")
+    if status != 200:
+        raise ClientError(status, bid)
+    with open(sealed, "rb") as f:
+        header = envelope.read_header(f.read)
+    # The envelope names neither lot nor bidder: the receipt does, and the wrap only opens for the right ones.
+    receipt = bid.get("receipt") or {}
+    data_key = envelope.unwrap_key(header, private_key, lot=bid["transaction_code"], bidder=receipt.get("bidder", ""))
+    status, body = call("POST", f"/api/lots/{bid['lot']}/opening/sign-in/", json_body={})
+    if status not in (200, 201):
+        raise ClientError(status, body)
+    status, body = call("POST", f"/api/bids/{bid_id}/decrypt/", json_body={"data_key": base64.b64encode(data_key).decode()})
+    if status != 200:
+        raise ClientError(status, body)
+    return body
 
 
 def _passphrase(args) -> bytes:
@@ -189,6 +243,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--platform-key", required=True, type=Path, help="PEM from /api/platform-key/")
     p.add_argument("--sealed", type=Path, help="also check the receipt's hash against this sealed file")
     p = sub.add_parser("unwrap", help="print the data key of a sealed bid (submitted at opening)")
+    p.add_argument("--lot", required=True, help="the lot's transaction code")
+    p.add_argument("--bidder", required=True, help="your unified social credit code")
+    p.add_argument("--key", required=True, type=Path)
+    p.add_argument("--passphrase-env")
+    p.add_argument("sealed", type=Path)
+    p = sub.add_parser("submit-key", help="at opening: sign in, unwrap the data key here and hand it in")
+    p.add_argument("--server", required=True)
+    p.add_argument("--token", required=True)
+    p.add_argument("--bid", required=True, help="the bid's id (on its receipt)")
     p.add_argument("--key", required=True, type=Path)
     p.add_argument("--passphrase-env")
     p.add_argument("sealed", type=Path)
@@ -239,7 +302,11 @@ def main(argv: list[str] | None = None) -> int:
         private_key = envelope.import_private_key(args.key.read_bytes(), _passphrase(args))
         with open(args.sealed, "rb") as f:
             header = envelope.read_header(f.read)
-        print(base64.b64encode(envelope.unwrap_key(header, private_key)).decode())
+        print(base64.b64encode(envelope.unwrap_key(header, private_key, lot=args.lot, bidder=args.bidder)).decode())
+    elif args.command == "submit-key":
+        private_key = envelope.import_private_key(args.key.read_bytes(), _passphrase(args))
+        body = submit_key(http_transport(args.server, args.token), args.bid, args.sealed, private_key)
+        print(f"已解密 / decrypted: {body['status']} sha256 {body['plaintext_sha256']} size {body['plaintext_size']}")
     return 0
 
 

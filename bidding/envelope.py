@@ -2,8 +2,9 @@
 
 The bidder's program encrypts the bid to the bidder's own P-256 key (and, optionally, to the tender's rescue
 key, whose private half exists only as Shamir shares held by the opening officers: bidding/shamir.py).
-The platform stores ciphertext, reads the clear header (lot, bidder, size, key ids) and checks it, and can
-decrypt only with a data key released at opening.
+The platform stores ciphertext and checks its clear header, which names neither lot, bidder nor key (法22:
+whoever reads the store must not learn who bid), and can decrypt only with a data key released at opening;
+then check_binding proves the envelope was sealed for that lot and bidder.
 
 Layout, fields and every check: docs/sealed-bid-format.md. Vectors: docs/sealed-bid-vectors.json
 (bidding/vectors.py); frontend/sealed/envelope.mjs implements the same format with WebCrypto.
@@ -36,6 +37,7 @@ VERSION = 1
 ALG = "ECDH-ES-P256+HKDF-SHA256+A256GCM"
 COMMIT_LABEL = b"trading-sealed-bid/v1/commit"
 WRAP_LABEL = b"trading-sealed-bid/v1/wrap"
+BINDING_LABEL = b"trading-sealed-bid/v1/binding"
 
 PREFIX_SIZE = 12  # magic (8) + header length (4)
 MAX_HEADER = 64 * 1024
@@ -52,11 +54,10 @@ IV_SIZE = 12
 POINT_SIZE = 65
 WRAPPED_SIZE = KEY_SIZE + TAG_SIZE
 
-_HEADER_KEYS = frozenset({"format", "version", "lot", "bidder", "size", "chunk_size", "nonce_prefix", "commitment", "recipients"})
-_RECIPIENT_KEYS = frozenset({"type", "kid", "alg", "epk", "iv", "wrapped"})
+_HEADER_KEYS = frozenset({"format", "version", "size", "chunk_size", "nonce_prefix", "commitment", "binding", "recipients"})
+_RECIPIENT_KEYS = frozenset({"type", "alg", "epk", "iv", "wrapped"})
 _LOT = re.compile(r"[0-9A-Z]{30}")  # unified transaction code (trading/codes.py checks the check character)
 _BIDDER = re.compile(r"[0-9A-HJ-NP-RTUWXY]{18}")  # unified social credit code, GB 32100-2015 charset
-_KID = re.compile(r"[0-9a-f]{32}")
 _CURVE = ec.SECP256R1()
 # P-256 group order: a private scalar is 1..N-1.
 _N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
@@ -67,6 +68,7 @@ _MESSAGES = {
     "tampered": ("投标文件内容已被篡改", "the envelope has been tampered with"),
     "truncated": ("投标文件不完整或含多余数据", "the envelope is truncated or has trailing bytes"),
     "no_recipient": ("该密钥不是此投标文件的接收方", "this key is not a recipient of the envelope"),
+    "wrong_envelope": ("该投标文件是为其他标段或投标人密封的", "the envelope was sealed for another lot or bidder"),
 }
 
 
@@ -83,7 +85,6 @@ class EnvelopeError(Exception):
 @dataclass(frozen=True)
 class Recipient:
     type: str  # "bidder" or "rescue"
-    kid: str
     alg: str
     epk: bytes  # ephemeral public key, uncompressed point (65 bytes)
     iv: bytes  # 12 bytes
@@ -92,7 +93,6 @@ class Recipient:
     def to_json(self) -> dict:
         return {
             "type": self.type,
-            "kid": self.kid,
             "alg": self.alg,
             "epk": _b64(self.epk),
             "iv": _b64(self.iv),
@@ -102,12 +102,11 @@ class Recipient:
 
 @dataclass(frozen=True)
 class Header:
-    lot: str
-    bidder: str
     size: int
     chunk_size: int
     nonce_prefix: bytes
     commitment: bytes
+    binding: bytes  # HMAC-SHA256(data key, label || nonce prefix || lot || 0x1F || bidder): check_binding()
     recipients: tuple[Recipient, ...]
     raw: bytes  # the exact bytes 0..12+L: magic, length and header JSON
 
@@ -123,14 +122,6 @@ class Header:
     @property
     def envelope_size(self) -> int:
         return len(self.raw) + self.size + TAG_SIZE * self.chunk_count
-
-    @property
-    def bidder_kid(self) -> str:
-        return self.recipients[0].kid
-
-    @property
-    def rescue_kid(self) -> str | None:
-        return self.recipients[1].kid if len(self.recipients) > 1 else None
 
 
 # Keys ------------------------------------------------------------------------------------------------------------
@@ -163,7 +154,9 @@ def public_key_der(public_key: ec.EllipticCurvePublicKey) -> bytes:
 
 
 def key_id(spki_der: bytes) -> str:
-    """First 32 hex characters of SHA-256 over the canonical SPKI DER of a P-256 public key."""
+    """First 32 hex characters of SHA-256 over the canonical SPKI DER of a P-256 public key.
+
+    For the platform's registry of keys only: envelopes do not carry key ids."""
     return hashlib.sha256(public_key_der(load_public_key(spki_der))).hexdigest()[:32]
 
 
@@ -277,6 +270,8 @@ def _prepare(*, size, lot, bidder, bidder_public_key, rescue_public_key, chunk_s
     keys = [("bidder", load_public_key(bidder_public_key))]
     if rescue_public_key is not None:
         keys.append(("rescue", load_public_key(rescue_public_key)))
+        if _point(keys[1][1]) == _point(keys[0][1]):
+            raise ValueError("the rescue key must differ from the bidder's key")
     data_key = os.urandom(KEY_SIZE) if data_key is None else bytes(data_key)
     nonce_prefix = os.urandom(NONCE_PREFIX_SIZE) if nonce_prefix is None else bytes(nonce_prefix)
     ephemeral = [None] * len(keys) if ephemeral is None else list(ephemeral)
@@ -292,17 +287,14 @@ def _prepare(*, size, lot, bidder, bidder_public_key, rescue_public_key, chunk_s
         wrap_key(data_key, public_key, type_=type_, lot=lot, bidder=bidder, _ephemeral=e, _iv=iv)
         for (type_, public_key), e, iv in zip(keys, ephemeral, ivs, strict=True)
     )
-    if len({r.kid for r in recipients}) != len(recipients):
-        raise ValueError("the rescue key must differ from the bidder's key")
     body = {
         "format": FORMAT,
         "version": VERSION,
-        "lot": lot,
-        "bidder": bidder,
         "size": size,
         "chunk_size": chunk_size,
         "nonce_prefix": _b64(nonce_prefix),
         "commitment": _b64(commitment(data_key, nonce_prefix)),
+        "binding": _b64(binding(data_key, nonce_prefix, lot, bidder)),
         "recipients": [r.to_json() for r in recipients],
     }
     try:
@@ -327,6 +319,13 @@ def commitment(data_key: bytes, nonce_prefix: bytes) -> bytes:
     return hmac.new(data_key, COMMIT_LABEL + nonce_prefix, hashlib.sha256).digest()
 
 
+def binding(data_key: bytes, nonce_prefix: bytes, lot: str, bidder: str) -> bytes:
+    """HMAC-SHA256(data key, label || nonce prefix || lot || 0x1F || bidder): whom the envelope was sealed for.
+
+    Without the data key it says nothing (a PRF output), so the stored envelope does not name lot or bidder."""
+    return hmac.new(data_key, BINDING_LABEL + nonce_prefix + _wrap_aad(lot, bidder), hashlib.sha256).digest()
+
+
 def wrap_key(
     data_key: bytes,
     public_key: ec.EllipticCurvePublicKey,
@@ -337,16 +336,18 @@ def wrap_key(
     _ephemeral: ec.EllipticCurvePrivateKey | None = None,
     _iv: bytes | None = None,
 ) -> Recipient:
-    """The data key wrapped for one recipient: ECDH with a fresh ephemeral key, HKDF, AES-256-GCM."""
+    """The data key wrapped for one recipient: ECDH with a fresh ephemeral key, HKDF, AES-256-GCM.
+
+    The KEK is bound to the recipient's public key (HKDF salt and info) and the wrap to lot and bidder (AAD);
+    nothing in the result names the recipient."""
     ephemeral = ec.generate_private_key(_CURVE) if _ephemeral is None else _ephemeral
     iv = os.urandom(IV_SIZE) if _iv is None else bytes(_iv)
     if len(iv) != IV_SIZE:
         raise ValueError("iv must be 12 bytes")
     epk = _point(ephemeral.public_key())
-    kid = key_id(public_key_der(public_key))
-    kek = _kek(ephemeral.exchange(ec.ECDH(), public_key), epk, _point(public_key), kid)
+    kek = _kek(ephemeral.exchange(ec.ECDH(), public_key), epk, _point(public_key))
     wrapped = AESGCM(kek).encrypt(iv, data_key, _wrap_aad(lot, bidder))
-    return Recipient(type=type_, kid=kid, alg=ALG, epk=epk, iv=iv, wrapped=wrapped)
+    return Recipient(type=type_, alg=ALG, epk=epk, iv=iv, wrapped=wrapped)
 
 
 def _seal_stream(header: Header, data_key: bytes, chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -412,29 +413,48 @@ def read_header(read: Callable[[int], bytes]) -> Header:
     return _parse(prefix + body)
 
 
-def unwrap_key(header: Header, private_key: ec.EllipticCurvePrivateKey) -> bytes:
-    """The data key, unwrapped with the recipient's private key and checked against the commitment."""
+def unwrap_key(header: Header, private_key: ec.EllipticCurvePrivateKey, *, lot: str, bidder: str) -> bytes:
+    """The data key, unwrapped with a recipient's private key for the envelope of `lot` and `bidder`.
+
+    The envelope names no recipient, so each one is tried (the bidder first). A wrap opens only with the
+    recipient's key and the lot and bidder it was sealed for: if none opens, no_recipient. The key that opens
+    is checked against the commitment (wrong_key) and the binding (wrong_envelope) before it is returned.
+    """
     if not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(private_key.curve, ec.SECP256R1):
         raise ValueError("not a P-256 private key")
-    public_key = private_key.public_key()
-    kid = key_id(public_key_der(public_key))
-    recipient = next((r for r in header.recipients if r.kid == kid), None)
-    if recipient is None:
-        raise EnvelopeError("no_recipient", f"no recipient with kid {kid}")
-    epk = ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, recipient.epk)
-    kek = _kek(private_key.exchange(ec.ECDH(), epk), recipient.epk, _point(public_key), kid)
-    try:
-        data_key = AESGCM(kek).decrypt(recipient.iv, recipient.wrapped, _wrap_aad(header.lot, header.bidder))
-    except InvalidTag:
-        raise EnvelopeError("wrong_key", f"the {recipient.type} recipient's key does not unwrap") from None
-    check_key(header, data_key)
-    return data_key
+    if not isinstance(lot, str) or not isinstance(bidder, str):
+        raise ValueError("lot and bidder must be strings")
+    point = _point(private_key.public_key())
+    aad = _wrap_aad(lot, bidder)
+    for recipient in header.recipients:
+        epk = ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, recipient.epk)
+        kek = _kek(private_key.exchange(ec.ECDH(), epk), recipient.epk, point)
+        try:
+            data_key = AESGCM(kek).decrypt(recipient.iv, recipient.wrapped, aad)
+        except InvalidTag:
+            continue
+        check_binding(header, data_key, lot, bidder)  # the commitment first (wrong_key), then the binding
+        return data_key
+    raise EnvelopeError("no_recipient", "no recipient unwraps with this key for this lot and bidder")
 
 
 def check_key(header: Header, data_key: bytes) -> None:
     """Raises wrong_key unless the header's commitment is for this data key (constant-time comparison)."""
     if len(data_key) != KEY_SIZE or not hmac.compare_digest(commitment(bytes(data_key), header.nonce_prefix), header.commitment):
         raise EnvelopeError("wrong_key", "the data key does not match the commitment")
+
+
+def check_binding(header: Header, data_key: bytes, lot: str, bidder: str) -> None:
+    """Raises wrong_envelope unless the envelope was sealed for this lot and bidder (constant-time comparison).
+
+    The data key is checked against the commitment first (wrong_key), so wrong_envelope always means another
+    lot or bidder, never a wrong key. The platform can check this only once it has the data key, at opening.
+    """
+    if not isinstance(lot, str) or not isinstance(bidder, str):
+        raise ValueError("lot and bidder must be strings")
+    check_key(header, data_key)
+    if not hmac.compare_digest(binding(bytes(data_key), header.nonce_prefix, lot, bidder), header.binding):
+        raise EnvelopeError("wrong_envelope", "the binding is not for this lot and bidder")
 
 
 def decrypt_chunks(header: Header, data_key: bytes, body: Iterable[bytes]) -> Iterator[bytes]:
@@ -544,21 +564,19 @@ def _parse(raw: bytes) -> Header:
     need(isinstance(fields, dict) and set(fields) == _HEADER_KEYS, "header fields missing or unknown")
     need(fields["format"] == FORMAT, "format is not trading-sealed-bid")
     need(type(fields["version"]) is int and fields["version"] == VERSION, "unsupported version")
-    lot, bidder, size, chunk_size = fields["lot"], fields["bidder"], fields["size"], fields["chunk_size"]
-    need(isinstance(lot, str) and bool(_LOT.fullmatch(lot)), "lot is not a 30-character transaction code")
-    need(isinstance(bidder, str) and bool(_BIDDER.fullmatch(bidder)), "bidder is not an 18-character credit code")
+    size, chunk_size = fields["size"], fields["chunk_size"]
     need(type(size) is int and 0 <= size <= MAX_SIZE, "bad size")
     need(type(chunk_size) is int and _valid_chunk_size(chunk_size), "bad chunk_size")
     need(_chunk_count(size, chunk_size) <= MAX_CHUNKS, "too many chunks")
     nonce_prefix = _unb64(fields["nonce_prefix"], NONCE_PREFIX_SIZE, "nonce_prefix")
     commit = _unb64(fields["commitment"], 32, "commitment")
+    bind = _unb64(fields["binding"], 32, "binding")
     entries = fields["recipients"]
     need(isinstance(entries, list) and 1 <= len(entries) <= 2, "recipients: one bidder, at most one rescue")
     recipients = []
     for position, entry in enumerate(entries):
         need(isinstance(entry, dict) and set(entry) == _RECIPIENT_KEYS, "recipient fields missing or unknown")
         need(entry["type"] == ("bidder", "rescue")[position], "recipients: the bidder first, then at most one rescue")
-        need(isinstance(entry["kid"], str) and bool(_KID.fullmatch(entry["kid"])), "bad kid")
         need(entry["alg"] == ALG, "unsupported alg")
         epk = _unb64(entry["epk"], POINT_SIZE, "epk")
         need(epk[0] == 4, "epk is not an uncompressed point")
@@ -568,16 +586,14 @@ def _parse(raw: bytes) -> Header:
             raise EnvelopeError("not_sealed", "epk is not a P-256 point") from None
         iv = _unb64(entry["iv"], IV_SIZE, "iv")
         wrapped = _unb64(entry["wrapped"], WRAPPED_SIZE, "wrapped")
-        recipients.append(Recipient(type=entry["type"], kid=entry["kid"], alg=ALG, epk=epk, iv=iv, wrapped=wrapped))
-    need(len({r.kid for r in recipients}) == len(recipients), "two recipients with the same kid")
+        recipients.append(Recipient(type=entry["type"], alg=ALG, epk=epk, iv=iv, wrapped=wrapped))
     need(canonical_json(fields) == body, "the header is not canonical JSON")
     return Header(
-        lot=lot,
-        bidder=bidder,
         size=size,
         chunk_size=chunk_size,
         nonce_prefix=nonce_prefix,
         commitment=commit,
+        binding=bind,
         recipients=tuple(recipients),
         raw=bytes(raw),
     )
@@ -622,8 +638,8 @@ def _point(public_key: ec.EllipticCurvePublicKey) -> bytes:
     return public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
 
 
-def _kek(shared: bytes, epk: bytes, recipient_point: bytes, kid: str) -> bytes:
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=epk + recipient_point, info=WRAP_LABEL + kid.encode())
+def _kek(shared: bytes, epk: bytes, recipient_point: bytes) -> bytes:
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=epk + recipient_point, info=WRAP_LABEL + recipient_point)
     return hkdf.derive(shared)
 
 

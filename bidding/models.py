@@ -97,6 +97,11 @@ class Bid(models.Model):
     plaintext_size = models.BigIntegerField(null=True, blank=True)
     decrypted_at = models.DateTimeField(null=True, blank=True)
     opening_summary = models.JSONField("开标一览表", default=dict, blank=True)
+    # The opening that decrypts and records this bid: set for the bids submitted at the deadline.
+    opening = models.ForeignKey("Opening", null=True, blank=True, on_delete=models.PROTECT, related_name="bids")
+    decrypted_via = models.CharField("解密方式", max_length=10, blank=True)  # "bidder" or "rescue"
+    # A correct data key was handed in (in the window): the close then waits for this decryption to finish.
+    key_accepted_at = models.DateTimeField("数据密钥接收时间", null=True, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "投标文件"
@@ -121,6 +126,100 @@ class Opening(models.Model):
     record_published_at = models.DateTimeField("开标记录公布时间", null=True, blank=True)
     record_object_key = models.CharField(max_length=200, blank=True)
     record_sha256 = models.CharField("开标记录 PDF SHA-256", max_length=64, blank=True)
+    # [{"from", "until", "reasons", "by", "at"}]: each extension of the window (platform fault).
+    extensions = models.JSONField("解密时限延长记录", default=list, blank=True)
+    # The opening record's rows, written when decryption closes (bidding/services/opening.py).
+    record = models.JSONField("开标记录", default=list, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "开标"
+
+
+# --- Opening (开标): sign-in, decryption, record, responses, rescue key ------------------------------
+# Added with the remote opening (bidding/services/opening.py); docs/architecture.md, "Opening".
+
+
+class OpeningSignIn(models.Model):
+    """A bidder signed in to the online opening (签到), with when and from where."""
+
+    opening = models.ForeignKey(Opening, on_delete=models.PROTECT, related_name="sign_ins")
+    bidder = models.ForeignKey("trading.Organisation", verbose_name="投标人", on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_in_at = models.DateTimeField("签到时间")
+    ip = models.GenericIPAddressField("签到 IP", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "开标签到"
+        ordering = ["signed_in_at"]
+        constraints = [models.UniqueConstraint(fields=["opening", "bidder"], name="one_sign_in_per_bidder")]
+
+
+class OpeningResponse(models.Model):
+    """A bidder's answer to the published opening record: it confirms, or objects on the spot (当场异议)."""
+
+    class Kind(models.TextChoices):
+        CONFIRM = "confirm", "确认"
+        OBJECTION = "objection", "异议"
+
+    opening = models.ForeignKey(Opening, on_delete=models.PROTECT, related_name="responses")
+    bidder = models.ForeignKey("trading.Organisation", verbose_name="投标人", on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField("类型", max_length=10, choices=Kind.choices)
+    objection = models.TextField("异议内容", blank=True)
+    responded_at = models.DateTimeField("时间")
+    answer = models.TextField("答复", blank=True)
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    answered_at = models.DateTimeField("答复时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "开标记录确认与异议"
+        ordering = ["responded_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["opening", "bidder"], name="one_response_per_bidder"),
+            models.CheckConstraint(
+                condition=models.Q(kind="confirm", objection="") | (models.Q(kind="objection") & ~models.Q(objection="")),
+                name="opening_response_kind_matches",
+            ),
+        ]
+
+
+class RescueKey(models.Model):
+    """补救方案: a per-lot P-256 key whose private scalar exists only as k-of-n Shamir shares held by officers.
+
+    The platform keeps the public key (published with the lot, so bidders seal with `--rescue`), never the
+    shares. At opening the officers hand in their shares (sealed until k are present); the private key rebuilt
+    from them (`private_sealed`) and the shares are destroyed when the opening's decryption closes."""
+
+    lot = models.OneToOneField("trading.Lot", verbose_name="标段", on_delete=models.PROTECT, related_name="rescue_key")
+    kid = models.CharField("密钥标识", max_length=32, unique=True)
+    public_key = models.BinaryField("公钥（SPKI DER）")
+    threshold = models.PositiveSmallIntegerField("门限 k")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField("生成时间")
+    private_sealed = models.BinaryField(null=True, blank=True)
+    reconstructed_at = models.DateTimeField("恢复时间", null=True, blank=True)
+    destroyed_at = models.DateTimeField("销毁时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "补救密钥"
+        constraints = [models.CheckConstraint(condition=models.Q(threshold__gte=2), name="rescue_threshold_at_least_2")]
+
+
+class RescueShare(models.Model):
+    """One officer's share of a rescue key: the platform keeps only a keyed digest of it until the officer
+    hands it in at opening; then the share itself, sealed, until the decryption closes."""
+
+    rescue_key = models.ForeignKey(RescueKey, on_delete=models.PROTECT, related_name="shares")
+    officer = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="保管人", on_delete=models.PROTECT, related_name="+")
+    x = models.PositiveSmallIntegerField("份额编号")
+    digest = models.CharField(max_length=64)
+    sealed = models.BinaryField(null=True, blank=True)
+    submitted_at = models.DateTimeField("提交时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "补救密钥份额"
+        ordering = ["x"]
+        constraints = [
+            models.UniqueConstraint(fields=["rescue_key", "officer"], name="one_share_per_officer"),
+            models.UniqueConstraint(fields=["rescue_key", "x"], name="one_officer_per_share"),
+        ]

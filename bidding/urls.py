@@ -17,4 +17,21 @@ urlpatterns = [
     path("bids/<uuid:pk>/complete/", views.BidCompleteView.as_view(), name="bid-complete"),
     path("bids/<uuid:pk>/withdraw/", views.BidWithdrawView.as_view(), name="bid-withdraw"),
     path("platform-key/", views.PlatformKeyView.as_view(), name="platform-key"),
+    # Opening (开标)
+    path("lots/<int:lot_id>/opening/", views.OpeningView.as_view(), name="opening"),
+    path("lots/<int:lot_id>/opening/sign-in/", views.OpeningSignInView.as_view(), name="opening-sign-in"),
+    path("lots/<int:lot_id>/opening/extend/", views.OpeningExtendView.as_view(), name="opening-extend"),
+    path("lots/<int:lot_id>/opening/close-decryption/", views.OpeningCloseView.as_view(), name="opening-close-decryption"),
+    path("lots/<int:lot_id>/opening/publish-record/", views.OpeningPublishView.as_view(), name="opening-publish-record"),
+    path("lots/<int:lot_id>/opening/record.pdf", views.OpeningRecordPdfView.as_view(), name="opening-record-pdf"),
+    path("lots/<int:lot_id>/opening/respond/", views.OpeningRespondView.as_view(), name="opening-respond"),
+    path(
+        "lots/<int:lot_id>/opening/responses/<int:response_id>/answer/",
+        views.OpeningAnswerView.as_view(),
+        name="opening-answer",
+    ),
+    path("lots/<int:lot_id>/rescue-key/", views.RescueKeyView.as_view(), name="rescue-key"),
+    path("lots/<int:lot_id>/rescue-key/shares/", views.RescueShareView.as_view(), name="rescue-key-shares"),
+    path("bids/<uuid:pk>/decrypt/", views.BidDecryptView.as_view(), name="bid-decrypt"),
+    path("bids/<uuid:pk>/rescue-decrypt/", views.BidRescueDecryptView.as_view(), name="bid-rescue-decrypt"),
 ]

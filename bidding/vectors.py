@@ -20,6 +20,7 @@ from bidding import envelope
 LOT = "91350100MA2Y00017520261125001M"
 OTHER_LOT = "91350100MA2Y00017520261125002K"
 BIDDER = "91350100MA2Y00001H"
+OTHER_BIDDER = "91350100MA2Y00002F"
 
 # name, description, plaintext size, chunk_size, with a rescue recipient
 CASES = [
@@ -93,7 +94,7 @@ def _case(name: str, description: str, size: int, chunk_size: int, rescue: bool)
         "plaintext": plaintext.hex(),
         "bidder_private_key_pkcs8": _pkcs8(bidder_key),
         "bidder_public_key_spki": _spki(bidder_key).hex(),
-        "bidder_kid": envelope.key_id(_spki(bidder_key)),
+        "bidder_kid": envelope.key_id(_spki(bidder_key)),  # key_id() vectors: envelopes carry no key ids
         "rescue_private_key_pkcs8": _pkcs8(rescue_key) if rescue_key else None,
         "rescue_public_key_spki": _spki(rescue_key).hex() if rescue_key else None,
         "rescue_kid": envelope.key_id(_spki(rescue_key)) if rescue_key else None,
@@ -103,6 +104,7 @@ def _case(name: str, description: str, size: int, chunk_size: int, rescue: bool)
         "ivs": [iv.hex() for iv in ivs],
         "header_length": len(header.raw),
         "header": header.raw[envelope.PREFIX_SIZE :].decode(),
+        "binding": header.binding.hex(),
         "chunk_count": header.chunk_count,
         "envelope": sealed.hex(),
         "envelope_size": len(sealed),
@@ -132,7 +134,7 @@ def _negatives(base: dict) -> list[dict]:
     rescue = {"private_key_pkcs8": base["rescue_private_key_pkcs8"]}
     negatives = []
 
-    def add(name: str, description: str, patch: tuple[dict, bytes], open_with: dict, expect: str) -> None:
+    def add(name: str, description: str, patch: tuple[dict, bytes], open_with: dict, expect: str, lot=LOT, bidder=BIDDER) -> None:
         spec, result = patch
         negatives.append(
             {
@@ -141,6 +143,8 @@ def _negatives(base: dict) -> list[dict]:
                 "case": base["name"],
                 "patch": spec,
                 "envelope_sha256": hashlib.sha256(result).hexdigest(),
+                "lot": lot,
+                "bidder": bidder,
                 "open_with": open_with,
                 "expect": expect,
             }
@@ -169,12 +173,14 @@ def _negatives(base: dict) -> list[dict]:
         data_key,
         "tampered",
     )
+    relabelled = envelope.binding(bytes.fromhex(base["data_key"]), header.nonce_prefix, OTHER_LOT, BIDDER)
     add(
-        "header-lot-changed",
-        "the header names another lot; key and chunks unchanged",
-        _with_header(sealed, header, {**fields, "lot": OTHER_LOT}),
+        "binding-rewritten-for-another-lot",
+        "the binding rewritten (with the data key) for another lot, opened as a bid for that lot; chunks unchanged",
+        _with_header(sealed, header, {**fields, "binding": envelope._b64(relabelled)}),
         data_key,
         "tampered",
+        lot=OTHER_LOT,
     )
     other = _key("stranger-rescue")
     swapped = envelope.wrap_key(
@@ -210,7 +216,7 @@ def _negatives(base: dict) -> list[dict]:
         _ephemeral=_key("fork/ephemeral"),
         _iv=_bytes("fork/iv", 12),
     )
-    assert forked.kid == rescue_entry["kid"]
+    assert forked.to_json().keys() == rescue_entry.keys()
     add(
         "rescue-wraps-another-key",
         "the rescue recipient wraps a different data key: unwraps, but fails the commitment",
@@ -234,12 +240,51 @@ def _negatives(base: dict) -> list[dict]:
         data_key,
         "not_sealed",
     )
+    spaced = json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()  # ", " and ": " separators
+    add(
+        "non-canonical-header",
+        "the same header fields written with spaces",
+        _patch(sealed, 8, 4 + len(header.raw) - envelope.PREFIX_SIZE, struct.pack(">I", len(spaced)) + spaced),
+        data_key,
+        "not_sealed",
+    )
+    add(
+        "header-length-over-64-kib",
+        "the header length field says 65537",
+        _patch(sealed, 8, 4, struct.pack(">I", envelope.MAX_HEADER + 1)),
+        data_key,
+        "not_sealed",
+    )
     add(
         "stranger-private-key",
         "opened with a private key that is no recipient",
         _patch(sealed, 0, 0, b""),
         {"private_key_pkcs8": _pkcs8(_key("stranger"))},
         "no_recipient",
+    )
+    add(
+        "binding-for-another-lot",
+        "unchanged envelope, opened as a bid for another lot",
+        _patch(sealed, 0, 0, b""),
+        data_key,
+        "wrong_envelope",
+        lot=OTHER_LOT,
+    )
+    add(
+        "binding-for-another-bidder",
+        "unchanged envelope, opened as another bidder's bid",
+        _patch(sealed, 0, 0, b""),
+        data_key,
+        "wrong_envelope",
+        bidder=OTHER_BIDDER,
+    )
+    add(
+        "unwrap-for-another-lot",
+        "unchanged envelope, the bidder's key unwrapping it as a bid for another lot (the wrap AAD differs)",
+        _patch(sealed, 0, 0, b""),
+        {"private_key_pkcs8": base["bidder_private_key_pkcs8"]},
+        "no_recipient",
+        lot=OTHER_LOT,
     )
     return negatives
 

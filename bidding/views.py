@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bidding import receipts, services
-from bidding.models import Bid
-from bidding.services import bids
+from bidding.models import Bid, OpeningResponse
+from bidding.services import bids, opening, rescue
 from notices.models import Notice
 from trading.models import TenderDocument
 from trading.objectstore import get_store
@@ -238,3 +238,163 @@ class PlatformKeyView(APIView):
         return Response(
             {"kid": receipts.public_key_id(key.public_key()), "algorithm": "Ed25519", "public_key": receipts.public_key_pem(key)}
         )
+
+
+# --- Opening (开标): sign-in, decryption, the window, the record, the rescue key -------------------------------
+# Thin views over bidding/services/opening.py and rescue.py; who may see or do what is decided there.
+
+
+class DataKeySerializer(serializers.Serializer):
+    data_key = serializers.CharField(help_text="base64 of the 32-byte data key the bidder unwrapped with its own private key")
+
+
+class ExtendSerializer(serializers.Serializer):
+    until = serializers.DateTimeField()
+    reasons = serializers.CharField(max_length=1000, allow_blank=True)
+
+
+class RespondSerializer(serializers.Serializer):
+    confirm = serializers.BooleanField(required=False, default=False)
+    objection = serializers.CharField(required=False, default="", allow_blank=True, max_length=5000)
+
+
+class AnswerSerializer(serializers.Serializer):
+    answer = serializers.CharField(max_length=5000)
+
+
+class RescueKeyCreateSerializer(serializers.Serializer):
+    officers = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=255)
+    threshold = serializers.IntegerField()
+
+
+class ShareSerializer(serializers.Serializer):
+    share = serializers.CharField(max_length=600)
+
+
+def _bid_view(bid: Bid) -> dict:
+    return {
+        "id": str(bid.pk),
+        "status": bid.status,
+        "status_reason": bid.status_reason,
+        "plaintext_size": bid.plaintext_size,
+        "plaintext_sha256": bid.plaintext_sha256,
+        "decrypted_at": bid.decrypted_at,
+        "decrypted_via": bid.decrypted_via,
+    }
+
+
+class OpeningView(APIView):
+    @extend_schema(responses={200: dict})
+    def get(self, request, lot_id):
+        return Response(opening.opening_view(lot=_lot(request, lot_id), user=request.user))
+
+
+class OpeningSignInView(APIView):
+    @extend_schema(request=None, responses={200: dict, 201: dict})
+    def post(self, request, lot_id):
+        sign_in, created = opening.opening_sign_in(lot=_lot(request, lot_id), actor=request.user)
+        return Response(
+            {"signed_in_at": sign_in.signed_in_at, "ip": sign_in.ip},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class BidDecryptView(APIView):
+    @extend_schema(request=DataKeySerializer, responses={200: dict})
+    def post(self, request, pk):
+        raw = _b64(_data(DataKeySerializer, request)["data_key"].strip())  # b"" if not base64: refused by the service
+        bid = opening.bid_decrypt(bid=_bid(request, pk), actor=request.user, data_key=raw)
+        return Response(_bid_view(bid))
+
+
+class BidRescueDecryptView(APIView):
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request, pk):
+        return Response(_bid_view(opening.bid_rescue_decrypt(bid=_bid(request, pk), actor=request.user)))
+
+
+class OpeningExtendView(APIView):
+    @extend_schema(request=ExtendSerializer, responses={200: dict})
+    def post(self, request, lot_id):
+        data = _data(ExtendSerializer, request)
+        lot = _lot(request, lot_id)
+        opening.opening_extend(lot=lot, actor=request.user, until=data["until"], reasons=data["reasons"])
+        return Response(opening.opening_view(lot=lot, user=request.user))
+
+
+class OpeningCloseView(APIView):
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request, lot_id):
+        lot = _lot(request, lot_id)
+        opening.opening_close_decryption(lot=lot, actor=request.user)
+        return Response(opening.opening_view(lot=lot, user=request.user))
+
+
+class OpeningPublishView(APIView):
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request, lot_id):
+        lot = _lot(request, lot_id)
+        opening.opening_publish_record(lot=lot, actor=request.user)
+        return Response(opening.opening_view(lot=lot, user=request.user))
+
+
+class OpeningRecordPdfView(APIView):
+    @extend_schema(responses={(200, "application/pdf"): bytes, 302: None})
+    def get(self, request, lot_id):
+        record = opening.opening_record_file(lot=_lot(request, lot_id), user=request.user)
+        store = get_store()
+        filename = f"开标记录-{record.lot.transaction_code}.pdf"
+        url = store.presigned_get_url(record.record_object_key, expires=timedelta(seconds=60), filename=filename)
+        if url:
+            return HttpResponseRedirect(url)
+        response = StreamingHttpResponse(store.iter_chunks(record.record_object_key), content_type="application/pdf")
+        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+        response["X-Content-SHA256"] = record.record_sha256
+        return response
+
+
+class OpeningRespondView(APIView):
+    @extend_schema(request=RespondSerializer, responses={201: dict})
+    def post(self, request, lot_id):
+        data = _data(RespondSerializer, request)
+        response = opening.opening_respond(
+            lot=_lot(request, lot_id), actor=request.user, confirm=data["confirm"], objection=data["objection"]
+        )
+        return Response(
+            {"id": response.pk, "kind": response.kind, "objection": response.objection, "responded_at": response.responded_at},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class OpeningAnswerView(APIView):
+    @extend_schema(request=AnswerSerializer, responses={200: dict})
+    def post(self, request, lot_id, response_id):
+        lot = _lot(request, lot_id)
+        response = get_object_or_404(OpeningResponse.objects.select_related("opening"), pk=response_id, opening__lot=lot)
+        response = opening.opening_answer_objection(
+            response=response, actor=request.user, answer=_data(AnswerSerializer, request)["answer"]
+        )
+        return Response({"id": response.pk, "answer": response.answer, "answered_at": response.answered_at})
+
+
+class RescueKeyView(APIView):
+    @extend_schema(responses={200: dict})
+    def get(self, request, lot_id):
+        return Response(rescue.rescue_key_view(lot=_lot(request, lot_id), user=request.user))
+
+    @extend_schema(request=RescueKeyCreateSerializer, responses={201: dict})
+    def post(self, request, lot_id):
+        data = _data(RescueKeyCreateSerializer, request)
+        body = rescue.rescue_key_create(
+            lot=_lot(request, lot_id), actor=request.user, officer_ids=data["officers"], threshold=data["threshold"]
+        )
+        response = Response(body, status=status.HTTP_201_CREATED)
+        response["Cache-Control"] = "no-store"  # the shares exist whole only in this response
+        return response
+
+
+class RescueShareView(APIView):
+    @extend_schema(request=ShareSerializer, responses={200: dict})
+    def post(self, request, lot_id):
+        share = _data(ShareSerializer, request)["share"]
+        return Response(rescue.rescue_share_submit(lot=_lot(request, lot_id), actor=request.user, share=share))

@@ -237,3 +237,17 @@ def enough_bids(parties: Parties, lot: Lot, *, count: int = 3, when: datetime | 
         for bidder in parties.bidders[::-1][:count]:
             receipts.append(submit_bid(bidder_kit(bidder, when), lot, Path(folder), price=f"{900000 + len(receipts)}.00"))
     return receipts
+
+
+def finish_opening(parties: Parties, lot: Lot, when: datetime | None = None) -> None:
+    """Lets the decryption window run out (bids nobody decrypted are revoked) and publishes the record,
+    so that evaluation may start."""
+    import time_machine
+
+    from bidding.models import Opening
+    from bidding.services import opening
+
+    window_end = Opening.objects.get(lot=lot).decryption_deadline
+    with time_machine.travel(when or window_end + timedelta(seconds=1), tick=False):
+        services.sweep_deadlines()
+        opening.opening_publish_record(lot=lot, actor=parties.staff)

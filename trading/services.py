@@ -609,8 +609,20 @@ def lot_archive(*, lot: Lot, actor, now: datetime | None = None) -> Lot:
 
 @transaction.atomic
 def lot_start_evaluation(*, lot: Lot, actor, now: datetime | None = None) -> Lot:
+    """Evaluation starts once the opening record is published and every on-the-spot objection answered."""
+    from bidding.models import Opening, OpeningResponse
+
     now = _now(now)
     require_role(actor, Role.STAFF)
+    published = Opening.objects.filter(lot=lot, record_published_at__isnull=False).exists()
+    unanswered = OpeningResponse.objects.filter(opening__lot=lot, kind=OpeningResponse.Kind.OBJECTION, answered_at__isnull=True)
+    lot = Lot.objects.select_for_update().get(pk=lot.pk)
+    if lot.status == LotStatus.OPENING and (not published or unanswered.exists()):
+        raise DomainError(
+            "opening_not_finished",
+            "开标记录尚未公布或开标异议尚未答复，不能开始评标",
+            "The opening record is not published yet, or an objection at opening is unanswered",
+        )
     return _move(
         lot, sources=[LotStatus.OPENING], target=LotStatus.EVALUATING, action="lot.evaluation_started", actor=actor, now=now
     )
@@ -720,7 +732,7 @@ def sweep_deadlines(*, now: datetime | None = None, batch: int = 200) -> dict:
     beat) finds nothing left to do, and one failing lot does not hold back the others.
     """
     from bidding.services import enrolments_unseal
-    from bidding.services.opening import opening_start
+    from bidding.services.opening import opening_start, openings_sweep
 
     now = _now(now)
     moved = {"tendering": 0, "opening": 0, "unsealed": 0, "awarded": 0}
@@ -763,4 +775,5 @@ def sweep_deadlines(*, now: datetime | None = None, batch: int = 200) -> dict:
             except DomainError:
                 continue
             moved["awarded"] += 1
+    openings_sweep(now=now, batch=batch)  # decryption windows that have ended (bidding/services/opening.py)
     return moved

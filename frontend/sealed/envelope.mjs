@@ -1,5 +1,6 @@
 // Sealed-bid envelope, format v1, with WebCrypto only (globalThis.crypto.subtle): the bidder's browser seals
-// the bid so that the platform cannot read it before opening. Format: docs/sealed-bid-format.md.
+// the bid so that the platform cannot read it before opening. The stored envelope names neither lot, bidder
+// nor key; checkBinding proves, with the data key, whom it was sealed for. Format: docs/sealed-bid-format.md.
 // The Python implementation is bidding/envelope.py; both pass docs/sealed-bid-vectors.json
 // (node frontend/sealed/envelope.test.mjs).
 //
@@ -8,10 +9,12 @@
 //       async generator: the prefix+header, then one ciphertext chunk at a time (upload part by part).
 //   seal(sameOptions) -> Promise<Uint8Array>            the whole envelope
 //   readHeader(envelope: Uint8Array | Blob) -> Promise<header>
-//   unwrapKey(header, privateKeyPkcs8) -> Promise<Uint8Array>   the data key, checked against the commitment
+//   unwrapKey(header, privateKeyPkcs8, {lot, bidder}) -> Promise<Uint8Array>
+//       tries each recipient (the bidder first); the data key, checked against the commitment and the binding
 //   checkKey(header, dataKey) -> Promise<void>
+//   checkBinding(header, dataKey, lot, bidder) -> Promise<void>   wrong_key, or wrong_envelope (another lot/bidder)
 //   decryptChunks(header, dataKey, body) async generator: plaintext chunks; body = pieces after the header
-//   decrypt(envelope, {dataKey} | {privateKeyPkcs8}) -> Promise<Uint8Array>
+//   decrypt(envelope, {dataKey, lot?, bidder?} | {privateKeyPkcs8, lot, bidder}) -> Promise<Uint8Array>
 //   keyId(spki) -> Promise<string>;  EnvelopeError {code, zh, en, detail}
 // `fixed` = {dataKey, noncePrefix, ephemeralPkcs8: [...], ivs: [...]} fixes the randoms: test vectors only.
 
@@ -33,11 +36,11 @@ const TAG_SIZE = 16;
 const EC = { name: "ECDH", namedCurve: "P-256" };
 const COMMIT_LABEL = utf8("trading-sealed-bid/v1/commit");
 const WRAP_LABEL = utf8("trading-sealed-bid/v1/wrap");
-const HEADER_KEYS = ["bidder", "chunk_size", "commitment", "format", "lot", "nonce_prefix", "recipients", "size", "version"];
-const RECIPIENT_KEYS = ["alg", "epk", "iv", "kid", "type", "wrapped"];
+const BINDING_LABEL = utf8("trading-sealed-bid/v1/binding");
+const HEADER_KEYS = ["binding", "chunk_size", "commitment", "format", "nonce_prefix", "recipients", "size", "version"];
+const RECIPIENT_KEYS = ["alg", "epk", "iv", "type", "wrapped"];
 const LOT = /^[0-9A-Z]{30}$/; // unified transaction code
 const BIDDER = /^[0-9A-HJ-NP-RTUWXY]{18}$/; // unified social credit code (GB 32100-2015 charset)
-const KID = /^[0-9a-f]{32}$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 const MESSAGES = {
@@ -46,6 +49,7 @@ const MESSAGES = {
   tampered: ["投标文件内容已被篡改", "the envelope has been tampered with"],
   truncated: ["投标文件不完整或含多余数据", "the envelope is truncated or has trailing bytes"],
   no_recipient: ["该密钥不是此投标文件的接收方", "this key is not a recipient of the envelope"],
+  wrong_envelope: ["该投标文件是为其他标段或投标人密封的", "the envelope was sealed for another lot or bidder"],
 };
 
 export class EnvelopeError extends Error {
@@ -62,7 +66,8 @@ export class EnvelopeError extends Error {
 
 // Keys ------------------------------------------------------------------------------------------------------------
 
-/** First 32 hex characters of SHA-256 over the canonical SPKI DER of a P-256 public key. */
+/** First 32 hex characters of SHA-256 over the canonical SPKI DER of a P-256 public key (the platform's key
+ * registry; envelopes carry no key ids). */
 export async function keyId(spki) {
   return keyIdOf(await importPublicKey(spki));
 }
@@ -93,9 +98,10 @@ async function pointOfPrivate(privateKey) {
   return concat(Uint8Array.of(4), fromBase64Url(jwk.x), fromBase64Url(jwk.y));
 }
 
-async function deriveKek(shared, salt, kid, usages) {
+// info = label ‖ recipient point: the KEK (and so the wrap) is bound to the recipient without naming it.
+async function deriveKek(shared, epk, recipientPoint, usages) {
   const ikm = await subtle.importKey("raw", shared, "HKDF", false, ["deriveKey"]);
-  const params = { name: "HKDF", hash: "SHA-256", salt, info: concat(WRAP_LABEL, utf8(kid)) };
+  const params = { name: "HKDF", hash: "SHA-256", salt: concat(epk, recipientPoint), info: concat(WRAP_LABEL, recipientPoint) };
   return subtle.deriveKey(params, ikm, { name: "AES-GCM", length: 256 }, false, usages);
 }
 
@@ -103,17 +109,26 @@ function wrapAad(lot, bidder) {
   return utf8(`${lot}\x1f${bidder}`);
 }
 
+async function hmacKey(dataKey, usages) {
+  return subtle.importKey("raw", dataKey, { name: "HMAC", hash: "SHA-256" }, false, usages);
+}
+
 async function commitment(dataKey, noncePrefix) {
-  const key = await subtle.importKey("raw", dataKey, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return new Uint8Array(await subtle.sign("HMAC", key, concat(COMMIT_LABEL, noncePrefix)));
+  return new Uint8Array(await subtle.sign("HMAC", await hmacKey(dataKey, ["sign"]), concat(COMMIT_LABEL, noncePrefix)));
+}
+
+function bindingMessage(noncePrefix, lot, bidder) {
+  return concat(BINDING_LABEL, noncePrefix, wrapAad(lot, bidder));
+}
+
+async function binding(dataKey, noncePrefix, lot, bidder) {
+  return new Uint8Array(await subtle.sign("HMAC", await hmacKey(dataKey, ["sign"]), bindingMessage(noncePrefix, lot, bidder)));
 }
 
 // Sealing ---------------------------------------------------------------------------------------------------------
 
 /** The data key wrapped for one recipient: ECDH with a fresh ephemeral key, HKDF-SHA256, AES-256-GCM. */
-async function wrapKey(dataKey, spki, { type, lot, bidder, ephemeralPkcs8, iv }) {
-  const publicKey = await importPublicKey(spki);
-  const kid = await keyIdOf(publicKey);
+async function wrapKey(dataKey, publicKey, { type, lot, bidder, ephemeralPkcs8, iv }) {
   const point = new Uint8Array(await subtle.exportKey("raw", publicKey));
   let ephemeral, epk;
   if (ephemeralPkcs8 != null) {
@@ -125,10 +140,10 @@ async function wrapKey(dataKey, spki, { type, lot, bidder, ephemeralPkcs8, iv })
     epk = new Uint8Array(await subtle.exportKey("raw", pair.publicKey));
   }
   const shared = await subtle.deriveBits({ name: "ECDH", public: publicKey }, ephemeral, 256);
-  const kek = await deriveKek(shared, concat(epk, point), kid, ["encrypt"]);
+  const kek = await deriveKek(shared, epk, point, ["encrypt"]);
   iv = iv != null ? toBytes(iv) : random(12);
   const wrapped = new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv, additionalData: wrapAad(lot, bidder) }, kek, dataKey));
-  return { type, kid, alg: ALG, epk: toBase64(epk), iv: toBase64(iv), wrapped: toBase64(wrapped) };
+  return { type, alg: ALG, epk: toBase64(epk), iv: toBase64(iv), wrapped: toBase64(wrapped) };
 }
 
 async function prepare({ size, lot, bidder, bidderPublicKeySpki, rescuePublicKeySpki, chunkSize = DEFAULT_CHUNK_SIZE, fixed = {} }) {
@@ -136,8 +151,12 @@ async function prepare({ size, lot, bidder, bidderPublicKeySpki, rescuePublicKey
   if (!validChunkSize(chunkSize)) throw new RangeError("chunkSize must be a power of two from 65536 to 16777216");
   if (typeof lot !== "string" || !LOT.test(lot)) throw new RangeError("lot must be a 30-character unified transaction code");
   if (typeof bidder !== "string" || !BIDDER.test(bidder)) throw new RangeError("bidder must be an 18-character unified social credit code");
-  const keys = [["bidder", bidderPublicKeySpki]];
-  if (rescuePublicKeySpki != null) keys.push(["rescue", rescuePublicKeySpki]);
+  const keys = [["bidder", await importPublicKey(bidderPublicKeySpki)]];
+  if (rescuePublicKeySpki != null) {
+    keys.push(["rescue", await importPublicKey(rescuePublicKeySpki)]);
+    const [bidderSpki, rescueSpki] = await Promise.all(keys.map(async ([, key]) => new Uint8Array(await subtle.exportKey("spki", key))));
+    if (equalBytes(bidderSpki, rescueSpki)) throw new RangeError("the rescue key must differ from the bidder's key");
+  }
   const dataKey = fixed.dataKey != null ? toBytes(fixed.dataKey) : random(32);
   const noncePrefix = fixed.noncePrefix != null ? toBytes(fixed.noncePrefix) : random(7);
   const ephemeral = fixed.ephemeralPkcs8 ?? keys.map(() => null);
@@ -146,19 +165,17 @@ async function prepare({ size, lot, bidder, bidderPublicKeySpki, rescuePublicKey
     throw new RangeError("fixed randoms: 32-byte data key, 7-byte nonce prefix, one ephemeral key and one iv per recipient");
   }
   const recipients = [];
-  for (const [i, [type, spki]] of keys.entries()) {
-    recipients.push(await wrapKey(dataKey, spki, { type, lot, bidder, ephemeralPkcs8: ephemeral[i], iv: ivs[i] }));
+  for (const [i, [type, publicKey]] of keys.entries()) {
+    recipients.push(await wrapKey(dataKey, publicKey, { type, lot, bidder, ephemeralPkcs8: ephemeral[i], iv: ivs[i] }));
   }
-  if (new Set(recipients.map((r) => r.kid)).size !== recipients.length) throw new RangeError("the rescue key must differ from the bidder's key");
   const fields = {
     format: FORMAT,
     version: VERSION,
-    lot,
-    bidder,
     size,
     chunk_size: chunkSize,
     nonce_prefix: toBase64(noncePrefix),
     commitment: toBase64(await commitment(dataKey, noncePrefix)),
+    binding: toBase64(await binding(dataKey, noncePrefix, lot, bidder)),
     recipients,
   };
   const body = utf8(canonicalJson(fields));
@@ -217,36 +234,51 @@ export async function readHeader(envelope) {
   return parseHeader(concat(prefix, body));
 }
 
-/** The data key, unwrapped with the recipient's private key (PKCS#8 DER) and checked against the commitment. */
-export async function unwrapKey(header, privateKeyPkcs8) {
+/**
+ * The data key, unwrapped with a recipient's private key (PKCS#8 DER) for the envelope of `lot` and `bidder`.
+ * The envelope names no recipient, so each is tried, the bidder first; a wrap opens only with its recipient's
+ * key and the lot and bidder it was sealed for (none: no_recipient). The key is then checked against the
+ * commitment (wrong_key) and the binding (wrong_envelope).
+ */
+export async function unwrapKey(header, privateKeyPkcs8, { lot, bidder } = {}) {
+  if (typeof lot !== "string" || typeof bidder !== "string") throw new TypeError("unwrapKey needs {lot, bidder}: the wrap is bound to them");
   const privateKey = await importPrivateKey(privateKeyPkcs8);
   const point = await pointOfPrivate(privateKey);
-  const kid = await keyIdOf(await subtle.importKey("raw", point, EC, true, []));
-  const recipient = header.recipients.find((r) => r.kid === kid);
-  if (!recipient) throw new EnvelopeError("no_recipient", `no recipient with kid ${kid}`);
-  const epk = await subtle.importKey("raw", recipient.epk, EC, false, []);
-  const shared = await subtle.deriveBits({ name: "ECDH", public: epk }, privateKey, 256);
-  const kek = await deriveKek(shared, concat(recipient.epk, point), kid, ["decrypt"]);
-  let dataKey;
-  try {
-    const params = { name: "AES-GCM", iv: recipient.iv, additionalData: wrapAad(header.lot, header.bidder) };
-    dataKey = new Uint8Array(await subtle.decrypt(params, kek, recipient.wrapped));
-  } catch {
-    throw new EnvelopeError("wrong_key", `the ${recipient.type} recipient's key does not unwrap`);
+  const additionalData = wrapAad(lot, bidder);
+  for (const recipient of header.recipients) {
+    const epk = await subtle.importKey("raw", recipient.epk, EC, false, []);
+    const shared = await subtle.deriveBits({ name: "ECDH", public: epk }, privateKey, 256);
+    const kek = await deriveKek(shared, recipient.epk, point, ["decrypt"]);
+    let dataKey;
+    try {
+      dataKey = new Uint8Array(await subtle.decrypt({ name: "AES-GCM", iv: recipient.iv, additionalData }, kek, recipient.wrapped));
+    } catch {
+      continue;
+    }
+    await checkBinding(header, dataKey, lot, bidder);
+    return dataKey;
   }
-  await checkKey(header, dataKey);
-  return dataKey;
+  throw new EnvelopeError("no_recipient", "no recipient unwraps with this key for this lot and bidder");
 }
 
 /** Throws wrong_key unless the header's commitment is for this data key (HMAC verify: constant time). */
 export async function checkKey(header, dataKey) {
   dataKey = toBytes(dataKey);
   let ok = dataKey.length === 32;
-  if (ok) {
-    const key = await subtle.importKey("raw", dataKey, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
-    ok = await subtle.verify("HMAC", key, header.commitment, concat(COMMIT_LABEL, header.noncePrefix));
-  }
+  if (ok) ok = await subtle.verify("HMAC", await hmacKey(dataKey, ["verify"]), header.commitment, concat(COMMIT_LABEL, header.noncePrefix));
   if (!ok) throw new EnvelopeError("wrong_key", "the data key does not match the commitment");
+}
+
+/**
+ * Throws wrong_envelope unless the envelope was sealed for this lot and bidder (HMAC verify: constant time).
+ * The key is checked against the commitment first (wrong_key), so wrong_envelope never means a wrong key.
+ */
+export async function checkBinding(header, dataKey, lot, bidder) {
+  if (typeof lot !== "string" || typeof bidder !== "string") throw new TypeError("lot and bidder must be strings");
+  dataKey = toBytes(dataKey);
+  await checkKey(header, dataKey);
+  const ok = await subtle.verify("HMAC", await hmacKey(dataKey, ["verify"]), header.binding, bindingMessage(header.noncePrefix, lot, bidder));
+  if (!ok) throw new EnvelopeError("wrong_envelope", "the binding is not for this lot and bidder");
 }
 
 /**
@@ -301,10 +333,14 @@ export async function* decryptChunks(header, dataKey, body) {
   yield held;
 }
 
-/** The whole plaintext of an envelope (Uint8Array or Blob), with the data key or a recipient's private key. */
-export async function decrypt(envelope, { dataKey, privateKeyPkcs8 } = {}) {
+/**
+ * The whole plaintext of an envelope (Uint8Array or Blob), with the data key or a recipient's private key. With
+ * `lot` and `bidder` (required with a private key) it is checked to have been sealed for them first.
+ */
+export async function decrypt(envelope, { dataKey, privateKeyPkcs8, lot, bidder } = {}) {
   const header = await readHeader(envelope);
-  if (dataKey == null) dataKey = await unwrapKey(header, privateKeyPkcs8);
+  if (dataKey == null) dataKey = await unwrapKey(header, privateKeyPkcs8, { lot, bidder });
+  else if (lot != null || bidder != null) await checkBinding(header, dataKey, lot, bidder);
   const body = envelope instanceof Uint8Array ? envelope.subarray(header.raw.length) : envelope.slice(header.raw.length);
   const out = new Uint8Array(header.size);
   let at = 0;
@@ -333,21 +369,19 @@ async function parseHeader(raw) {
   need(isObject(fields) && sameKeys(fields, HEADER_KEYS), "header fields missing or unknown");
   need(fields.format === FORMAT, "format is not trading-sealed-bid");
   need(fields.version === VERSION, "unsupported version");
-  const { lot, bidder, size, chunk_size: chunkSize } = fields;
-  need(typeof lot === "string" && LOT.test(lot), "lot is not a 30-character transaction code");
-  need(typeof bidder === "string" && BIDDER.test(bidder), "bidder is not an 18-character credit code");
+  const { size, chunk_size: chunkSize } = fields;
   need(Number.isSafeInteger(size) && size >= 0, "bad size");
   need(validChunkSize(chunkSize), "bad chunk_size");
   need(chunkCountOf(size, chunkSize) <= MAX_CHUNKS, "too many chunks");
   const noncePrefix = fromBase64Strict(fields.nonce_prefix, 7, "nonce_prefix");
   const commit = fromBase64Strict(fields.commitment, 32, "commitment");
+  const bind = fromBase64Strict(fields.binding, 32, "binding");
   const entries = fields.recipients;
   need(Array.isArray(entries) && entries.length >= 1 && entries.length <= 2, "recipients: one bidder, at most one rescue");
   const recipients = [];
   for (const [position, entry] of entries.entries()) {
     need(isObject(entry) && sameKeys(entry, RECIPIENT_KEYS), "recipient fields missing or unknown");
     need(entry.type === ["bidder", "rescue"][position], "recipients: the bidder first, then at most one rescue");
-    need(typeof entry.kid === "string" && KID.test(entry.kid), "bad kid");
     need(entry.alg === ALG, "unsupported alg");
     const epk = fromBase64Strict(entry.epk, 65, "epk");
     need(epk[0] === 4, "epk is not an uncompressed point");
@@ -358,25 +392,21 @@ async function parseHeader(raw) {
     }
     const iv = fromBase64Strict(entry.iv, 12, "iv");
     const wrapped = fromBase64Strict(entry.wrapped, 48, "wrapped");
-    recipients.push(Object.freeze({ type: entry.type, kid: entry.kid, alg: ALG, epk, iv, wrapped }));
+    recipients.push(Object.freeze({ type: entry.type, alg: ALG, epk, iv, wrapped }));
   }
-  need(new Set(recipients.map((r) => r.kid)).size === recipients.length, "two recipients with the same kid");
   need(canonicalJson(fields) === text, "the header is not canonical JSON");
   const chunkCount = chunkCountOf(size, chunkSize);
   return Object.freeze({
-    lot,
-    bidder,
     size,
     chunkSize,
     noncePrefix,
     commitment: commit,
+    binding: bind,
     recipients: Object.freeze(recipients),
     raw,
     digest: await sha256(raw), // the associated data of every chunk
     chunkCount,
     envelopeSize: raw.length + size + TAG_SIZE * chunkCount,
-    bidderKid: recipients[0].kid,
-    rescueKid: recipients.length > 1 ? recipients[1].kid : null,
   });
 }
 

@@ -97,6 +97,8 @@ function sealOptions(c, plaintext) {
 }
 
 const cases = new Map(vectors.cases.map((c) => [c.name, c]));
+const OTHER_LOT = "91350100MA2Y00017520261125002K";
+const OTHER_BIDDER = "91350100MA2Y00002F";
 
 for (const c of vectors.cases) {
   const plaintext = fromHex(c.plaintext);
@@ -107,9 +109,12 @@ for (const c of vectors.cases) {
     assert((await sha256Hex(envelope)) === c.envelope_sha256, "envelope_sha256");
   });
 
-  await check(`${c.name}: key ids`, async () => {
+  await check(`${c.name}: key ids (of the keys, not in the envelope)`, async () => {
     assert((await E.keyId(fromHex(c.bidder_public_key_spki))) === c.bidder_kid, "bidder kid");
     if (c.rescue_public_key_spki) assert((await E.keyId(fromHex(c.rescue_public_key_spki))) === c.rescue_kid, "rescue kid");
+    const text = new TextDecoder("latin1").decode(envelope);
+    for (const code of [c.lot, c.bidder, c.bidder_kid, c.rescue_kid].filter(Boolean)) assert(!text.includes(code), `${code} in the envelope`);
+    assert(!toHex(envelope).includes(c.bidder_kid), "the kid's bytes in the envelope");
   });
 
   await check(`${c.name}: seal() with the fixed randoms reproduces the envelope byte for byte`, async () => {
@@ -126,32 +131,55 @@ for (const c of vectors.cases) {
 
   await check(`${c.name}: readHeader`, async () => {
     const header = await E.readHeader(envelope);
-    assert(header.lot === c.lot && header.bidder === c.bidder, "lot/bidder");
+    assert(!("lot" in header) && !("bidder" in header) && !("bidderKid" in header), "the header names no lot, bidder or key");
+    assert(toHex(header.binding) === c.binding, "binding");
+    assert(header.recipients.every((r) => !("kid" in r)), "recipients carry no kid");
     assert(header.size === c.size && header.chunkSize === c.chunk_size && header.chunkCount === c.chunk_count, "sizes");
     assert(header.raw.length === c.header_length && new TextDecoder().decode(header.raw.subarray(12)) === c.header, "raw");
     assert(header.envelopeSize === c.envelope_size, "envelopeSize");
-    assert(header.bidderKid === c.bidder_kid && header.rescueKid === c.rescue_kid, "kids");
     const fromBlob = await E.readHeader(new Blob([envelope]));
     assert(toHex(fromBlob.raw) === toHex(header.raw), "from a Blob");
   });
 
   await check(`${c.name}: the bidder's private key unwraps the data key`, async () => {
     const header = await E.readHeader(envelope);
-    assert(toHex(await E.unwrapKey(header, fromHex(c.bidder_private_key_pkcs8))) === c.data_key, "data key");
+    const who = { lot: c.lot, bidder: c.bidder };
+    assert(toHex(await E.unwrapKey(header, fromHex(c.bidder_private_key_pkcs8), who)) === c.data_key, "data key");
+    await expectCode("no_recipient", () => E.unwrapKey(header, fromHex(c.bidder_private_key_pkcs8), { ...who, lot: OTHER_LOT }));
+    let thrown = null;
+    try {
+      await E.unwrapKey(header, fromHex(c.bidder_private_key_pkcs8));
+    } catch (error) {
+      thrown = error;
+    }
+    assert(thrown instanceof TypeError, "unwrapKey without lot and bidder is refused");
+  });
+
+  await check(`${c.name}: checkBinding`, async () => {
+    const header = await E.readHeader(envelope);
+    const dataKey = fromHex(c.data_key);
+    await E.checkBinding(header, dataKey, c.lot, c.bidder);
+    await expectCode("wrong_envelope", () => E.checkBinding(header, dataKey, OTHER_LOT, c.bidder));
+    await expectCode("wrong_envelope", () => E.checkBinding(header, dataKey, c.lot, OTHER_BIDDER));
+    await expectCode("wrong_key", () => E.checkBinding(header, new Uint8Array(32), c.lot, c.bidder));
   });
 
   if (c.rescue_private_key_pkcs8) {
     await check(`${c.name}: the rescue private key unwraps the data key`, async () => {
       const header = await E.readHeader(envelope);
-      assert(toHex(await E.unwrapKey(header, fromHex(c.rescue_private_key_pkcs8))) === c.data_key, "data key");
+      const who = { lot: c.lot, bidder: c.bidder };
+      assert(toHex(await E.unwrapKey(header, fromHex(c.rescue_private_key_pkcs8), who)) === c.data_key, "data key");
     });
   }
 
   await check(`${c.name}: decrypt() gives the plaintext`, async () => {
-    const opened = await E.decrypt(envelope, { privateKeyPkcs8: fromHex(c.bidder_private_key_pkcs8) });
+    const opened = await E.decrypt(envelope, { privateKeyPkcs8: fromHex(c.bidder_private_key_pkcs8), lot: c.lot, bidder: c.bidder });
     assert(toHex(opened) === c.plaintext, "plaintext differs");
     const fromBlob = await E.decrypt(new Blob([envelope]), { dataKey: fromHex(c.data_key) });
     assert(toHex(fromBlob) === c.plaintext, "plaintext from a Blob differs");
+    const checked = await E.decrypt(envelope, { dataKey: fromHex(c.data_key), lot: c.lot, bidder: c.bidder });
+    assert(toHex(checked) === c.plaintext, "plaintext with the binding checked differs");
+    await expectCode("wrong_envelope", () => E.decrypt(envelope, { dataKey: fromHex(c.data_key), lot: OTHER_LOT, bidder: c.bidder }));
   });
 
   await check(`${c.name}: decryptChunks() over irregular pieces`, async () => {
@@ -161,9 +189,10 @@ for (const c of vectors.cases) {
   });
 }
 
-async function openAll(envelope, openWith) {
+async function openAll(envelope, openWith, lot, bidder) {
   const header = await E.readHeader(envelope);
-  const dataKey = openWith.private_key_pkcs8 ? await E.unwrapKey(header, fromHex(openWith.private_key_pkcs8)) : fromHex(openWith.data_key);
+  const dataKey = openWith.private_key_pkcs8 ? await E.unwrapKey(header, fromHex(openWith.private_key_pkcs8), { lot, bidder }) : fromHex(openWith.data_key);
+  await E.checkBinding(header, dataKey, lot, bidder);
   for await (const _ of E.decryptChunks(header, dataKey, irregular(envelope.subarray(header.raw.length)))) {
     // drain
   }
@@ -175,7 +204,7 @@ for (const n of vectors.negative) {
     const { offset, remove, insert } = n.patch;
     const envelope = concat([base.subarray(0, offset), fromHex(insert), base.subarray(offset + remove)]);
     assert((await sha256Hex(envelope)) === n.envelope_sha256, "patched envelope_sha256");
-    await expectCode(n.expect, () => openAll(envelope, n.open_with));
+    await expectCode(n.expect, () => openAll(envelope, n.open_with, n.lot, n.bidder));
   });
 }
 
@@ -197,11 +226,13 @@ await check("random keys: seal and decrypt a 3-chunk Blob round trip", async () 
   assert(header.chunkCount === 3 && header.envelopeSize === one.length, "header");
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
   const rescuePkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", rescue.privateKey));
-  assert(toHex(await E.decrypt(one, { privateKeyPkcs8: pkcs8 })) === toHex(plaintext), "bidder");
-  assert(toHex(await E.decrypt(one, { privateKeyPkcs8: rescuePkcs8 })) === toHex(plaintext), "rescue");
+  assert(toHex(await E.decrypt(one, { privateKeyPkcs8: pkcs8, lot, bidder })) === toHex(plaintext), "bidder");
+  assert(toHex(await E.decrypt(one, { privateKeyPkcs8: rescuePkcs8, lot, bidder })) === toHex(plaintext), "rescue");
+  const text = new TextDecoder("latin1").decode(one);
+  for (const code of [lot, bidder, await E.keyId(spki), await E.keyId(rescueSpki)]) assert(!text.includes(code), `${code} in the envelope`);
   const stranger = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"]);
   const strangerPkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", stranger.privateKey));
-  await expectCode("no_recipient", () => E.decrypt(one, { privateKeyPkcs8: strangerPkcs8 }));
+  await expectCode("no_recipient", () => E.decrypt(one, { privateKeyPkcs8: strangerPkcs8, lot, bidder }));
 });
 
 await check("splicing a chunk from another envelope under the same data key fails", async () => {
@@ -211,21 +242,22 @@ await check("splicing a chunk from another envelope under the same data key fail
   const start = c.header_length + full; // chunk 1
   const variants = [
     { fixed: { noncePrefix: fromHex("00000000000000") } }, // another nonce prefix
-    { lot: "91350100MA2Y00017520261125002K" }, // same nonce prefix, another header
+    { lot: OTHER_LOT }, // same nonce prefix, another header (another binding)
   ];
   for (const variant of variants) {
     const options = sealOptions(c, randomBytes(c.size));
     const other = await E.seal({ ...options, ...variant, fixed: { ...options.fixed, ...variant.fixed } });
     const otherStart = (await E.readHeader(other)).raw.length + full;
     const forged = concat([envelope.subarray(0, start), other.subarray(otherStart, otherStart + full), envelope.subarray(start + full)]);
-    await expectCode("tampered", () => openAll(forged, { data_key: c.data_key }));
+    await expectCode("tampered", () => openAll(forged, { data_key: c.data_key }, c.lot, c.bidder));
   }
 });
 
 await check("seal refuses bad arguments before writing", async () => {
   const c = cases.get("one-byte");
   const base = sealOptions(c, new Uint8Array(1));
-  for (const bad of [{ lot: "X" }, { bidder: "91350100MA2Y00001I" }, { chunkSize: 65535 }, { chunkSize: 1 << 25 }, { bidderPublicKeySpki: new Uint8Array(3) }]) {
+  const same = { rescuePublicKeySpki: fromHex(c.bidder_public_key_spki) };
+  for (const bad of [{ lot: "X" }, { bidder: "91350100MA2Y00001I" }, { chunkSize: 65535 }, { chunkSize: 1 << 25 }, { bidderPublicKeySpki: new Uint8Array(3) }, same]) {
     let thrown = null;
     try {
       await E.seal({ ...base, ...bad });

@@ -174,6 +174,9 @@ def test_every_lot_transition_is_audited_once(parties):
     with time_machine.travel(lot.bid_deadline, tick=False):
         services.sweep_deadlines()
         services.sweep_deadlines()
+        refused("opening_not_finished", services.lot_start_evaluation, lot=lot, actor=parties.staff, watch=lot)
+    factories.finish_opening(parties, lot)
+    with time_machine.travel(lot.bid_deadline + timedelta(minutes=40), tick=False):
         services.lot_start_evaluation(lot=lot, actor=parties.staff)
         services.lot_start_publicity(lot=lot, actor=parties.staff)
     lot.refresh_from_db()

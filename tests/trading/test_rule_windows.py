@@ -434,6 +434,7 @@ def lot_in_publicity(parties, started_at: datetime) -> Lot:
     factories.enough_bids(parties, lot)
     with travel(lot.bid_deadline):
         assert services.sweep_deadlines()["opening"] == 1
+    factories.finish_opening(parties, lot)
     with travel(lot.bid_deadline + timedelta(hours=1)):
         services.lot_start_evaluation(lot=lot, actor=parties.staff)
     with travel(started_at):

@@ -2,18 +2,34 @@
 
 The lots are driven through the real services with `now` set in the past, so every stage is reached
 the way production reaches it, audit trail included. Running it again changes nothing.
+
+Sealed bids: each bidder's key is saved encrypted with the demo password to DATA_DIR/demo-keys/<username>.key
+(+ .key.pub) and each sealed bid to DATA_DIR/demo-bids/<username>-lot<id>.sealed (+ .receipt.json, with the bid
+id), so a person can hand in a key at the "opening" lot, whose decryption window is extended to two hours from
+loading: `python -m bidding.client submit-key --server http://127.0.0.1:8000 --token T --bid BID_ID
+--key var/demo-keys/bidder1.key var/demo-bids/bidder1-lot<id>.sealed` (token: POST /api/auth/token/).
 """
 
+import hashlib
 import io
+import json
+import os
+import zipfile
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
 from audit.context import request_context
+from bidding import envelope
 from bidding import services as bidding
+from bidding.services import bids as bid_services
+from bidding.services import opening as opening_services
 from experts.models import Expert, Specialty
 from trading import rules, services
 from trading.codes import credit_code_check_char
@@ -89,6 +105,10 @@ class Command(BaseCommand):
         with request_context(ip="127.0.0.1", user_agent="load_demo"):
             self._load()
         self.stdout.write(self.style.SUCCESS(f"演示数据已加载 / demo data loaded; every user's password: {PASSWORD}"))
+        self.stdout.write(
+            f"投标密钥 / bidder keys: {Path(settings.DATA_DIR) / 'demo-keys'} (passphrase {PASSWORD}); "
+            f"密封投标文件 / sealed bids: {Path(settings.DATA_DIR) / 'demo-bids'}"
+        )
 
     def _user(self, username, role, org, name):
         return User.objects.create_user(
@@ -208,10 +228,60 @@ class Command(BaseCommand):
         )
         return lot
 
+    # --- Sealed bids and the opening ---------------------------------------------------------------------
+
+    def _bidder_keys(self):
+        """Each bidder's P-256 key, registered, and saved for the bidder's client (encrypted with the demo password)."""
+        folder = Path(settings.DATA_DIR) / "demo-keys"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.public_keys = {}
+        for bidder in self.bidders:
+            private_key, spki = envelope.generate_key_pair()
+            bid_services.bidder_key_register(actor=bidder, public_key=spki, expires_at=self.t0 + timedelta(days=730), now=self.t0)
+            key_file = folder / f"{bidder.username}.key"
+            key_file.write_bytes(envelope.export_private_key(private_key, PASSWORD.encode()))
+            os.chmod(key_file, 0o600)
+            pem = envelope.load_public_key(spki).public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            (folder / f"{bidder.username}.key.pub").write_bytes(pem)
+            self.public_keys[bidder.pk] = spki
+
+    def _submit_bid(self, lot, bidder, *, price: str, now: datetime):
+        """Seals a bid file (a ZIP with opening.json) as the bidder's client would, and uploads it through the services."""
+        folder = Path(settings.DATA_DIR) / "demo-bids"
+        folder.mkdir(parents=True, exist_ok=True)
+        package = io.BytesIO()
+        with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as archive:
+            summary = {"price": price, "duration_days": 180, "quality": "合格"}
+            archive.writestr("opening.json", json.dumps(summary, ensure_ascii=False))
+            archive.writestr("投标函.txt", f"{bidder.organisation.name}\n{lot.name}\n投标报价：{price} 元\n".encode())
+        source = folder / f"{bidder.username}-lot{lot.pk}.zip"
+        sealed = folder / f"{bidder.username}-lot{lot.pk}.sealed"
+        source.write_bytes(package.getvalue())
+        try:
+            envelope.seal_file(
+                source,
+                sealed,
+                lot=lot.transaction_code,
+                bidder=bidder.organisation.credit_code,
+                bidder_public_key=self.public_keys[bidder.pk],
+            )
+        finally:
+            source.unlink()  # the plaintext stays on the bidder's side only
+        data = sealed.read_bytes()
+        bid = bid_services.bid_start(lot=lot, actor=bidder, size=len(data), sha256=hashlib.sha256(data).hexdigest(), now=now)
+        for number in range(1, bid_services.part_count(bid) + 1):
+            part = data[(number - 1) * bid.part_size : number * bid.part_size]
+            bid_services.bid_upload_part(bid=bid, actor=bidder, part_number=number, data=part, now=now)
+        receipt = bid_services.bid_complete(bid=bid, actor=bidder, now=now)
+        sealed.with_name(sealed.name + ".receipt.json").write_text(json.dumps(receipt, ensure_ascii=False, indent=2))
+
     def _load(self):
         self._parties()
         now = timezone.now()
         self.t0 = now - timedelta(days=40)
+        self._bidder_keys()
         # 1. Draft: created, registration not yet submitted.
         self._lot("某县第一中学教学楼改造工程")
         # 2. Registration awaiting the centre's review.
@@ -264,6 +334,8 @@ class Command(BaseCommand):
             bidding.enrolment_create(
                 lot=lot, actor=bidder, contact_name=bidder.first_name, contact_phone="13900000000", now=issued + timedelta(days=2)
             )
+        for number, bidder in enumerate(self.bidders[:2]):
+            self._submit_bid(lot, bidder, price=f"{8650000 + 37000 * number}.00", now=issued + timedelta(days=3, hours=number))
         # 8. Suspended: an objection to the documents awaits the tenderee's answer (条例22).
         lot = self._lot("某县体育馆建设工程", price="26000000")
         issued = now - timedelta(days=3)
@@ -300,4 +372,10 @@ class Command(BaseCommand):
             bidding.enrolment_create(
                 lot=lot, actor=bidder, contact_name=bidder.first_name, contact_phone="13700000000", now=issued + timedelta(days=1)
             )
+        for number, bidder in enumerate(self.bidders[:4]):
+            self._submit_bid(lot, bidder, price=f"{5790000 - 41000 * number}.00", now=issued + timedelta(days=2, hours=number))
+        # 法34: the opening starts at the deadline itself; its decryption window (30 minutes) is long over, so the
+        # centre extends it (not yet closed by a sweep) for two hours from now, for people to try the client.
+        services.sweep_deadlines(now=deadline)
+        opening_services.opening_extend(lot=lot, actor=self.staff, until=now + timedelta(hours=2), reasons="演示", now=now)
         services.sweep_deadlines(now=now)

@@ -1,0 +1,118 @@
+"""The opening record (开标记录) as a PDF, with its Chinese text in an embedded TrueType font.
+
+reportlab's built-in CID font (STSong-Light) is never embedded: on a machine without that font the Chinese
+renders blank. So the record embeds a subset of a TrueType CJK font, settings.PDF_CJK_FONT (Debian package
+fonts-wqy-zenhei by default). A missing font, a font reportlab cannot embed (OpenType/CFF such as Noto CJK) or
+a character the font has no glyph for is refused with a DomainError: never a record with blank text.
+"""
+
+import functools
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFError, TTFont
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from rest_framework import status
+
+from trading.api import DomainError
+
+COLUMNS = ["序号", "投标人", "状态", "投标报价（元）", "工期（日历天）", "质量标准", "备注"]
+
+
+@dataclass(frozen=True)
+class RecordHeading:
+    title: str  # e.g. "某县乡村道路硬化工程施工 开标记录"
+    lines: list[tuple[str, str]]  # (label, value): project, lot, code, times
+
+
+def _font_error(code: str, zh: str, en: str) -> DomainError:
+    return DomainError(code, zh, en, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+@functools.cache
+def cjk_font(path: str) -> TTFont:
+    """The TrueType font at `path`, registered with reportlab once per path (subfont 0 of a .ttc)."""
+    if not os.path.isfile(path):
+        raise _font_error(
+            "pdf_font_missing",
+            f"生成开标记录 PDF 所需的中文字体不存在：{path}（请安装 fonts-wqy-zenhei，或设置 PDF_CJK_FONT）",
+            f"The CJK font needed for the opening record PDF is missing: {path} (install fonts-wqy-zenhei or set PDF_CJK_FONT)",
+        )
+    name = "CJK-" + hashlib.sha256(path.encode()).hexdigest()[:12]
+    try:
+        font = TTFont(name, path, subfontIndex=0)
+    except (TTFError, OSError, ValueError) as error:
+        raise _font_error(
+            "pdf_font_invalid",
+            f"中文字体无法嵌入 PDF（须为 TrueType 字体）：{path}",
+            f"The CJK font cannot be embedded in a PDF (it must be TrueType): {path}: {error}",
+        ) from None
+    pdfmetrics.registerFont(font)
+    return font
+
+
+def missing_glyphs(font: TTFont, texts) -> list[str]:
+    """Characters of `texts` the font has no glyph for (they would print as empty boxes or nothing)."""
+    chars = {c for text in texts for c in text if not c.isspace()}
+    return sorted(c for c in chars if font.face.charToGlyph.get(ord(c), 0) == 0)
+
+
+def opening_record_pdf(heading: RecordHeading, rows: list[list[str]], footer: list[str], *, font_path: str) -> bytes:
+    """The record: a heading, one table row per bid (COLUMNS), and footer lines. Returns the PDF bytes."""
+    font = cjk_font(font_path)
+    texts = [heading.title, *(t for line in heading.lines for t in line), *COLUMNS, *(c for row in rows for c in row), *footer]
+    missing = missing_glyphs(font, texts)
+    if missing:
+        shown = "".join(missing[:20])
+        raise _font_error(
+            "pdf_glyph_missing",
+            f"中文字体缺少以下字符的字形，开标记录无法完整显示：{shown}",
+            f"The CJK font has no glyph for: {shown}; the opening record would not show them",
+        )
+    title = ParagraphStyle("title", fontName=font.fontName, fontSize=16, leading=22, alignment=1, wordWrap="CJK")
+    body = ParagraphStyle("body", fontName=font.fontName, fontSize=10, leading=14, wordWrap="CJK")
+    cell = ParagraphStyle("cell", fontName=font.fontName, fontSize=9, leading=12, wordWrap="CJK")
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+        title=heading.title,
+        author="公共资源交易中心",
+        subject="开标记录",
+    )
+    story = [Paragraph(_escape(heading.title), title), Spacer(1, 4 * mm)]
+    story += [Paragraph(f"{_escape(label)}：{_escape(value)}", body) for label, value in heading.lines]
+    story.append(Spacer(1, 4 * mm))
+    data = [[Paragraph(_escape(c), cell) for c in COLUMNS]]
+    data += [[Paragraph(_escape(c), cell) for c in row] for row in rows]
+    widths = [12 * mm, 48 * mm, 18 * mm, 30 * mm, 22 * mm, 20 * mm, 30 * mm]  # 180 mm: A4 less the margins
+    table = Table(data, colWidths=widths, repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.9, 0.9, 0.9)),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ]
+        )
+    )
+    story += [table, Spacer(1, 6 * mm)]
+    story += [Paragraph(_escape(line), body) for line in footer]
+    document.build(story)
+    return buffer.getvalue()
+
+
+def _escape(text: str) -> str:
+    """Paragraph text is a small markup language: a bidder's name must not be able to inject tags."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
