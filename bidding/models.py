@@ -88,7 +88,9 @@ class Bid(models.Model):
     part_size = models.PositiveIntegerField()
     header_sha256 = models.CharField("信封头 SHA-256", max_length=64, blank=True)
     status_reason = models.TextField("说明", blank=True)
-    # Filled at the bid deadline.
+    # Filled at the bid deadline, for the collusion checks of 条例40 (same machine, same address).
+    uploaded_from = models.GenericIPAddressField("上传地址", null=True, blank=True)
+    client_fingerprint = models.CharField("客户端指纹", max_length=200, blank=True)
     lot = models.ForeignKey("trading.Lot", null=True, blank=True, on_delete=models.PROTECT, related_name="bids")
     bidder = models.ForeignKey("trading.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="bids")
     # Filled at opening.

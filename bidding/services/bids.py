@@ -488,7 +488,10 @@ def bids_unseal(*, lot: Lot, now: datetime) -> dict:
     counts = {"submitted": 0, "withdrawn": 0}
     for org_id in Enrolment.objects.filter(lot=lot).values_list("bidder_id", flat=True):
         for bid in Bid.objects.filter(blind_index=bid_index(lot.pk, org_id), lot__isnull=True):
-            Bid.objects.filter(pk=bid.pk).update(lot=lot, bidder_id=org_id)
+            payload = _payload(bid)
+            Bid.objects.filter(pk=bid.pk).update(
+                lot=lot, bidder_id=org_id, uploaded_from=payload.get("ip"), client_fingerprint=payload.get("fingerprint", "")
+            )
             if bid.status == BidStatus.UPLOADING:
                 _withdraw(bid, reason="incomplete at the deadline", actor=None, now=now)
                 counts["withdrawn"] += 1

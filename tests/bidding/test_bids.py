@@ -278,3 +278,7 @@ def test_three_bids_open_with_a_decryption_window(parties, lot, kits, tmp_path):
     assert lot.status == "opening"
     assert lot.opening.decryption_deadline == lot.bid_deadline + timedelta(minutes=30)
     assert sorted(Bid.objects.values_list("bidder_id", flat=True)) == sorted(k.user.organisation_id for k in kits[:3])
+    # Where each bid came from, for the collusion checks (条例40): only now, after the deadline.
+    from bidding.client import machine_fingerprint
+
+    assert set(Bid.objects.values_list("uploaded_from", "client_fingerprint")) == {("127.0.0.1", machine_fingerprint())}
