@@ -282,3 +282,21 @@ def test_three_bids_open_with_a_decryption_window(parties, lot, kits, tmp_path):
     from bidding.client import machine_fingerprint
 
     assert set(Bid.objects.values_list("uploaded_from", "client_fingerprint")) == {("127.0.0.1", machine_fingerprint())}
+
+
+@pytest.mark.django_db
+def test_the_receipt_verifies_offline_with_the_documented_command(parties, lot, kits, tmp_path, capsys):
+    from bidding.client import main
+
+    with time_machine.travel(DURING, tick=False):
+        factories.submit_bid(kits[0], lot, tmp_path)
+    sealed = tmp_path / f"{kits[0].user.username}.sealed"
+    receipt = tmp_path / f"{kits[0].user.username}.sealed.receipt.json"
+    platform = tmp_path / "platform.pem"
+    platform.write_text(APIClient().get("/api/platform-key/").json()["public_key"])
+    assert main(["verify-receipt", str(receipt), "--platform-key", str(platform), "--sealed", str(sealed)]) == 0
+    assert "receipt valid" in capsys.readouterr().out
+    data = sealed.read_bytes()
+    sealed.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    assert main(["verify-receipt", str(receipt), "--platform-key", str(platform), "--sealed", str(sealed)]) == 1
+    assert "INVALID" in capsys.readouterr().out
