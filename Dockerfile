@@ -8,6 +8,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=trading.settings \
     DATA_DIR=/app/var
 
+# Buffers of 1 MiB and more go back to the OS when freed: without it glibc keeps them and RSS creeps
+# (docs/performance.md).
+ENV MALLOC_MMAP_THRESHOLD_=1048576
+
 # fonts-wqy-zenhei: a TrueType CJK font reportlab can embed, so Chinese text in generated PDFs is not blank
 # (the built-in CID font STSong-Light is never embedded). Path: /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 # hadolint ignore=DL3008

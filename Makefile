@@ -13,7 +13,7 @@ TEST_ENV := DJANGO_SECRET_KEY=test-secret-key SEALING_KEY=dGVzdC1vbmx5LXNlYWxpbm
 	DJANGO_SETTINGS_MODULE=trading.settings
 
 # The embedded default for `make run`: SQLite, in-memory channel layer, Celery eager, objects on local disk.
-RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-1} DJANGO_SECURE_COOKIES=$${DJANGO_SECURE_COOKIES:-0}
+RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-1} DJANGO_SECURE_COOKIES=$${DJANGO_SECURE_COOKIES:-0} MALLOC_MMAP_THRESHOLD_=1048576
 
 .PHONY: run test pytest lint venv clean
 
@@ -51,3 +51,10 @@ pytest:
 
 clean:
 	rm -rf $(VENV) var
+
+# Sealed-bid upload and decryption against a local S3 (moto) and daphne; results in docs/performance.md.
+# SIZE=256M make bench; ARGS="--client-concurrency 1,3" for more.
+SIZE ?= 1G
+.PHONY: bench
+bench: $(VENV)/.test
+	$(PY) -m bench.bids --size $(SIZE) $(ARGS)

@@ -206,10 +206,12 @@ class ObjectStore(ABC):
         length: int | None = None,
         content_type: str = "application/octet-stream",
         metadata: dict[str, str] | None = None,
+        part_size: int | None = None,
     ) -> StoredObject:
         """Stream `stream` (or its first `length` bytes) into `key`, replacing any object there.
 
-        Constant memory; returns the SHA-256 computed on the way. If the stream raises or ends short
+        Constant memory (about two parts: `part_size`, default 16 MiB, at least S3's 5 MiB); returns the SHA-256
+        computed on the way. If the stream raises or ends short
         of `length` (OSError), the exception propagates and the key holds what it held before.
         """
 
@@ -342,13 +344,14 @@ class MinioStore(ObjectStore):
                 if exc.code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
                     raise
 
-    def put(self, key, stream, *, length=None, content_type="application/octet-stream", metadata=None):
+    def put(self, key, stream, *, length=None, content_type="application/octet-stream", metadata=None, part_size=None):
         check_key(key)
         metadata = _check_metadata(metadata)
+        wanted = max(5 * MiB, part_size or PART_SIZE)
         if length is None:
-            part_size = PART_SIZE
+            part_size = wanted
         else:
-            part_size = max(PART_SIZE, math.ceil(length / MAX_PARTS / MiB) * MiB)
+            part_size = max(wanted, math.ceil(length / MAX_PARTS / MiB) * MiB)
         reader = HashingReader(stream, limit=length)
         with self._errors(key):
             # One part in flight: the SDK's thread pool would hold several parts in memory and, when
@@ -526,7 +529,7 @@ class LocalStore(ObjectStore):
         _fsync_dir(path.parent)
         return st
 
-    def put(self, key, stream, *, length=None, content_type="application/octet-stream", metadata=None):
+    def put(self, key, stream, *, length=None, content_type="application/octet-stream", metadata=None, part_size=None):
         path = self._path(key)
         metadata = _check_metadata(metadata)
         reader = HashingReader(stream, limit=length)

@@ -44,6 +44,7 @@ from trading.sealing import unseal
 
 logger = logging.getLogger(__name__)
 
+PLAINTEXT_PART_SIZE = 5 * MiB  # S3's minimum part size
 READ_SIZE = 4 * MiB  # ciphertext read from the store per request; a few of these are all decryption holds
 OPENED_PREFIX = "opened/"
 SUMMARY_NAME = "opening.json"  # 开标一览表 inside the bid file (a ZIP)
@@ -286,7 +287,8 @@ def decrypt_object(store: ObjectStore, source_key: str, target_key: str, data_ke
     try:
         header, plain = envelope.open_envelope(pieces, data_key)
         reader = _PlainReader(plain)
-        stored = store.put(target_key, reader, length=header.size)
+        # Small parts: what decryption holds in memory is about two of them.
+        stored = store.put(target_key, reader, length=header.size, part_size=PLAINTEXT_PART_SIZE)
         reader.finish()
     except BaseException:
         _delete_quietly(store, target_key)

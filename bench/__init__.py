@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` or `python -m bench.bids`. See bench/README.md and docs/performance.md."""
