@@ -74,3 +74,10 @@ def exception_handler(exc, context):
         body = {"code": code, "detail": en if translation.get_language() == "en" else zh, "message": {"zh-hans": zh, "en": en}}
     response.data = body
     return response
+
+
+def store_unavailable() -> DomainError:
+    """The object store did not answer: the caller may simply try again (nothing was recorded)."""
+    return DomainError(
+        "store_unavailable", "文件存储暂时不可用，请稍后重试", "The object store is unavailable; try again", status_code=503
+    )

@@ -17,7 +17,7 @@ from rest_framework import status
 from audit.services import audit_record
 from trading import rules
 from trading.access import TENDEREE_SIDE, forbidden, require_org, require_role, require_tenderee_side
-from trading.api import DomainError
+from trading.api import DomainError, store_unavailable
 from trading.codes import transaction_code
 from trading.models import (
     Lot,
@@ -151,6 +151,14 @@ def project_create(
     return project
 
 
+def _next_transaction_code(tenderee_id: int, now: datetime) -> str:
+    """The next serial among the tenderee's lots of the day; locking the tenderee's row serialises it."""
+    tenderee = Organisation.objects.select_for_update().get(pk=tenderee_id)
+    day = rules.local_date(now)
+    serial = Lot.objects.filter(transaction_code__startswith=f"{tenderee.credit_code}{day:%Y%m%d}").count() + 1
+    return transaction_code(tenderee.credit_code, day, serial)
+
+
 @transaction.atomic
 def lot_create(
     *,
@@ -171,17 +179,11 @@ def lot_create(
     breach = rules.bond_breach(project.rule_set, estimated_price=estimated_price, bond_amount=bond_amount)
     if breach:
         raise breach_error(breach)
-    # The tenderee row serialises serial numbers for the day.
-    tenderee = Organisation.objects.select_for_update().get(pk=project.tenderee_id)
-    day = rules.local_date(now)
-    prefix = f"{tenderee.credit_code}{day:%Y%m%d}"
-    serial = Lot.objects.filter(transaction_code__startswith=prefix).count() + 1
-    seq = project.lots.count() + 1
     lot = Lot.objects.create(
         project=project,
-        seq=seq,
+        seq=project.lots.count() + 1,
         name=name,
-        transaction_code=transaction_code(tenderee.credit_code, day, serial),
+        transaction_code=_next_transaction_code(project.tenderee_id, now),
         estimated_price=estimated_price,
         max_price=max_price,
         bond_amount=bond_amount,
@@ -320,9 +322,7 @@ def document_upload(
     try:
         stored = store.put(key, stream, length=size, content_type=content_type or "application/octet-stream")
     except StoreUnavailable:
-        raise DomainError(
-            "store_unavailable", "文件存储暂时不可用，请稍后重试", "The object store is unavailable; try again", status_code=503
-        ) from None
+        raise store_unavailable() from None
     try:
         with transaction.atomic():
             version = (lot.documents.order_by("-version").values_list("version", flat=True).first() or 0) + 1
@@ -564,14 +564,11 @@ def lot_retender(*, lot: Lot, actor, now: datetime | None = None) -> Lot:
         raise DomainError("invalid_lot_state", "只有流标的标段可以重新招标", "Only a failed lot can be re-tendered")
     if lot.retenders.exists():
         raise DomainError("already_retendered", "该标段已重新招标", "This lot has already been re-tendered")
-    tenderee = Organisation.objects.select_for_update().get(pk=lot.project.tenderee_id)
-    day = rules.local_date(now)
-    serial = Lot.objects.filter(transaction_code__startswith=f"{tenderee.credit_code}{day:%Y%m%d}").count() + 1
     new = Lot.objects.create(
         project=lot.project,
         seq=lot.project.lots.count() + 1,
         name=lot.name,
-        transaction_code=transaction_code(tenderee.credit_code, day, serial),
+        transaction_code=_next_transaction_code(lot.project.tenderee_id, now),
         estimated_price=lot.estimated_price,
         max_price=lot.max_price,
         bond_amount=lot.bond_amount,

@@ -24,7 +24,7 @@ from bidding.models import Bid, BidderKey, BidStatus
 from bidding.services.enrolment import is_enrolled
 from realtime.services import push_to_orgs
 from trading.access import require_org, require_role
-from trading.api import DomainError
+from trading.api import DomainError, store_unavailable
 from trading.models import Lot, LotStatus, Organisation, Role
 from trading.objectstore import ObjectMissing, StoreUnavailable, get_store
 from trading.sealing import blind_index, seal, unseal
@@ -38,12 +38,6 @@ OPEN_FOR_BIDS = (LotStatus.PUBLISHED, LotStatus.TENDERING)
 
 def bid_index(lot_id: int, org_id: int) -> str:
     return blind_index(PURPOSE, lot_id, org_id)
-
-
-def _store_down() -> DomainError:
-    return DomainError(
-        "store_unavailable", "文件存储暂时不可用，请稍后重试", "The object store is unavailable; try again", status_code=503
-    )
 
 
 def _deadline_passed() -> DomainError:
@@ -157,7 +151,7 @@ def bid_start(*, lot: Lot, actor, size: int, sha256: str, fingerprint: str = "",
     try:
         upload_id = store.multipart_create(key)
     except StoreUnavailable:
-        raise _store_down() from None
+        raise store_unavailable() from None
     sealed = seal(
         PURPOSE,
         "",
@@ -236,7 +230,7 @@ def bid_upload_part(*, bid: Bid, actor, part_number: int, data: bytes, now: date
     try:
         return get_store().multipart_upload_part(bid.object_key, bid.upload_id, part_number, data)
     except StoreUnavailable:
-        raise _store_down() from None
+        raise store_unavailable() from None
 
 
 def bid_parts(*, bid: Bid, actor) -> list[dict]:
@@ -247,7 +241,7 @@ def bid_parts(*, bid: Bid, actor) -> list[dict]:
     try:
         parts = get_store().multipart_list_parts(bid.object_key, bid.upload_id)
     except StoreUnavailable:
-        raise _store_down() from None
+        raise store_unavailable() from None
     except ObjectMissing:
         return []
     return [{"part": p.part_number, "etag": p.etag, "size": p.size} for p in parts]
@@ -344,7 +338,7 @@ def bid_complete(*, bid: Bid, actor, now: datetime | None = None) -> dict:
         _assemble(bid)
         header = _verify(bid)
     except StoreUnavailable:
-        raise _store_down() from None
+        raise store_unavailable() from None
     org = Organisation.objects.get(pk=payload["org"])
     replaced = []
     with transaction.atomic():

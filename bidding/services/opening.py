@@ -37,7 +37,7 @@ from bidding.services.bids import PURPOSE as BID_PURPOSE
 from realtime.services import push_to_orgs
 from trading import rules
 from trading.access import is_tenderee_side, require_role
-from trading.api import DomainError
+from trading.api import DomainError, store_unavailable
 from trading.models import Lot, LotStatus, Role
 from trading.objectstore import MiB, ObjectMissing, ObjectStore, StoreUnavailable, get_store
 from trading.sealing import unseal
@@ -68,12 +68,6 @@ def _not_found() -> DomainError:
 
 def _bid_not_found() -> DomainError:
     return DomainError("not_found", "投标文件不存在", "No such bid", status_code=status.HTTP_404_NOT_FOUND)
-
-
-def _store_down() -> DomainError:
-    return DomainError(
-        "store_unavailable", "文件存储暂时不可用，请稍后重试", "The object store is unavailable; try again", status_code=503
-    )
 
 
 def _not_opening() -> DomainError:
@@ -348,7 +342,7 @@ def _decide_failure(store: ObjectStore, bid: Bid, failure: _Failure, *, actor, v
     try:
         intact = ciphertext_intact(store, bid)
     except StoreUnavailable:
-        return _store_down()
+        return store_unavailable()
     now = now or timezone.now()
     if intact:
         decided, fault = BidStatus.REVOKED, "bidder"
@@ -412,7 +406,7 @@ def _open_bid(bid: Bid, *, key_for: Callable[[envelope.Header], bytes], actor, v
         raise _decide_failure(store, bid, failure, actor=actor, via=via, now=now) from None
     except StoreUnavailable:
         _delete_quietly(store, target)
-        raise _store_down() from None
+        raise store_unavailable() from None
     at = now or timezone.now()
     with transaction.atomic():
         updated = Bid.objects.filter(pk=bid.pk, status=BidStatus.SUBMITTED).update(
@@ -657,7 +651,7 @@ def opening_close_decryption(*, lot: Lot, actor, now: datetime | None = None) ->
     try:
         closed = _close(opening.pk, actor=actor, now=now, due_only=False)
     except StoreUnavailable:
-        raise _store_down() from None
+        raise store_unavailable() from None
     except _InFlight:
         raise DomainError(
             "decryption_in_progress",
@@ -857,7 +851,7 @@ def opening_publish_record(*, lot: Lot, actor, now: datetime | None = None) -> O
     try:
         store.put(key, io.BytesIO(document), length=len(document), content_type="application/pdf")
     except StoreUnavailable:
-        raise _store_down() from None
+        raise store_unavailable() from None
     with transaction.atomic():
         updated = Opening.objects.filter(
             pk=opening.pk, record_published_at__isnull=True, decryption_closed_at__isnull=False
