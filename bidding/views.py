@@ -15,6 +15,7 @@ from bidding import receipts, services
 from bidding.models import Bid, OpeningResponse
 from bidding.services import bids, opening, rescue
 from notices.models import Notice
+from trading.api import validated
 from trading.models import TenderDocument
 from trading.objectstore import get_store
 from trading.selectors import lots_visible_to
@@ -32,12 +33,6 @@ class DocumentRefSerializer(serializers.Serializer):
 
 class NoticeRefSerializer(serializers.Serializer):
     notice = serializers.IntegerField()
-
-
-def _data(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class EnrolmentRowSerializer(serializers.Serializer):
@@ -60,7 +55,7 @@ def _lot(request, lot_id):
 class EnrolView(APIView):
     @extend_schema(request=EnrolSerializer, responses={201: dict})
     def post(self, request):
-        data = _data(EnrolSerializer, request)
+        data = validated(EnrolSerializer, request)
         lot = _lot(request, data.pop("lot"))
         services.enrolment_create(lot=lot, actor=request.user, **data)
         return Response(services.my_enrolment(lot=lot, actor=request.user), status=status.HTTP_201_CREATED)
@@ -82,7 +77,7 @@ class EnrolmentListView(APIView):
 class DocumentLinkView(APIView):
     @extend_schema(request=DocumentRefSerializer, responses={200: dict})
     def post(self, request):
-        document_id = _data(DocumentRefSerializer, request)["document"]
+        document_id = validated(DocumentRefSerializer, request)["document"]
         document = get_object_or_404(
             TenderDocument.objects.filter(lot__in=lots_visible_to(request.user)).select_related("lot"), pk=document_id
         )
@@ -111,7 +106,7 @@ class DownloadView(APIView):
 class AcknowledgeView(APIView):
     @extend_schema(request=NoticeRefSerializer, responses={204: None})
     def post(self, request):
-        notice = get_object_or_404(Notice.objects.select_related("lot"), pk=_data(NoticeRefSerializer, request)["notice"])
+        notice = get_object_or_404(Notice.objects.select_related("lot"), pk=validated(NoticeRefSerializer, request)["notice"])
         services.clarification_acknowledge(notice=notice, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -134,7 +129,7 @@ class BidderKeysView(APIView):
 
     @extend_schema(request=KeySerializer, responses={201: dict})
     def post(self, request):
-        data = _data(KeySerializer, request)
+        data = validated(KeySerializer, request)
         text = data["public_key"].strip()
         raw = text.encode() if text.startswith("-----BEGIN") else _b64(text)
         key = bids.bidder_key_register(actor=request.user, public_key=raw, expires_at=data["expires_at"])
@@ -174,7 +169,7 @@ class BidsView(APIView):
 
     @extend_schema(request=BidStartSerializer, responses={201: dict})
     def post(self, request):
-        data = _data(BidStartSerializer, request)
+        data = validated(BidStartSerializer, request)
         lot = _lot(request, data["lot"])
         fingerprint = request.headers.get("X-Client-Fingerprint", "")
         bid = bids.bid_start(lot=lot, actor=request.user, size=data["size"], sha256=data["sha256"], fingerprint=fingerprint)
@@ -196,7 +191,7 @@ class BidView(APIView):
 class BidPartUrlsView(APIView):
     @extend_schema(request=PartsSerializer, responses={200: dict})
     def post(self, request, pk):
-        numbers = _data(PartsSerializer, request)["parts"]
+        numbers = validated(PartsSerializer, request)["parts"]
         return Response(bids.bid_part_urls(bid=_bid(request, pk), actor=request.user, part_numbers=numbers))
 
 
@@ -302,7 +297,7 @@ class OpeningSignInView(APIView):
 class BidDecryptView(APIView):
     @extend_schema(request=DataKeySerializer, responses={200: dict})
     def post(self, request, pk):
-        raw = _b64(_data(DataKeySerializer, request)["data_key"].strip())  # b"" if not base64: refused by the service
+        raw = _b64(validated(DataKeySerializer, request)["data_key"].strip())  # b"" if not base64: refused by the service
         bid = opening.bid_decrypt(bid=_bid(request, pk), actor=request.user, data_key=raw)
         return Response(_bid_view(bid))
 
@@ -316,7 +311,7 @@ class BidRescueDecryptView(APIView):
 class OpeningExtendView(APIView):
     @extend_schema(request=ExtendSerializer, responses={200: dict})
     def post(self, request, lot_id):
-        data = _data(ExtendSerializer, request)
+        data = validated(ExtendSerializer, request)
         lot = _lot(request, lot_id)
         opening.opening_extend(lot=lot, actor=request.user, until=data["until"], reasons=data["reasons"])
         return Response(opening.opening_view(lot=lot, user=request.user))
@@ -356,7 +351,7 @@ class OpeningRecordPdfView(APIView):
 class OpeningRespondView(APIView):
     @extend_schema(request=RespondSerializer, responses={201: dict})
     def post(self, request, lot_id):
-        data = _data(RespondSerializer, request)
+        data = validated(RespondSerializer, request)
         response = opening.opening_respond(
             lot=_lot(request, lot_id), actor=request.user, confirm=data["confirm"], objection=data["objection"]
         )
@@ -372,7 +367,7 @@ class OpeningAnswerView(APIView):
         lot = _lot(request, lot_id)
         response = get_object_or_404(OpeningResponse.objects.select_related("opening"), pk=response_id, opening__lot=lot)
         response = opening.opening_answer_objection(
-            response=response, actor=request.user, answer=_data(AnswerSerializer, request)["answer"]
+            response=response, actor=request.user, answer=validated(AnswerSerializer, request)["answer"]
         )
         return Response({"id": response.pk, "answer": response.answer, "answered_at": response.answered_at})
 
@@ -384,7 +379,7 @@ class RescueKeyView(APIView):
 
     @extend_schema(request=RescueKeyCreateSerializer, responses={201: dict})
     def post(self, request, lot_id):
-        data = _data(RescueKeyCreateSerializer, request)
+        data = validated(RescueKeyCreateSerializer, request)
         body = rescue.rescue_key_create(
             lot=_lot(request, lot_id), actor=request.user, officer_ids=data["officers"], threshold=data["threshold"]
         )
@@ -396,5 +391,5 @@ class RescueKeyView(APIView):
 class RescueShareView(APIView):
     @extend_schema(request=ShareSerializer, responses={200: dict})
     def post(self, request, lot_id):
-        share = _data(ShareSerializer, request)["share"]
+        share = validated(ShareSerializer, request)["share"]
         return Response(rescue.rescue_share_submit(lot=_lot(request, lot_id), actor=request.user, share=share))

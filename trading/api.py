@@ -81,3 +81,10 @@ def store_unavailable() -> DomainError:
     return DomainError(
         "store_unavailable", "文件存储暂时不可用，请稍后重试", "The object store is unavailable; try again", status_code=503
     )
+
+
+def validated(serializer_class, request) -> dict:
+    """The request body checked by `serializer_class`; a 400 with field errors otherwise."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

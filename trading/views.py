@@ -13,7 +13,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from trading import services
-from trading.api import DomainError
+from trading.api import DomainError, validated
 from trading.models import Organisation, RuleSet
 from trading.selectors import lots_visible_to, objections_visible_to, projects_visible_to, reviews_visible_to
 from trading.serializers import (
@@ -39,12 +39,6 @@ from trading.serializers import (
 )
 
 
-def _valid(serializer_class, request):
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 class LoginView(APIView):
     """Session login for the web (CSRF applies to later writes); throttled per client address."""
 
@@ -54,7 +48,7 @@ class LoginView(APIView):
 
     @extend_schema(request=LoginSerializer, responses=UserSerializer)
     def post(self, request):
-        data = _valid(LoginSerializer, request)
+        data = validated(LoginSerializer, request)
         user = authenticate(request, username=data["username"], password=data["password"])
         if user is None:
             raise DomainError(
@@ -70,7 +64,7 @@ class TokenView(LoginView):
 
     @extend_schema(request=LoginSerializer, responses={200: dict})
     def post(self, request):
-        data = _valid(LoginSerializer, request)
+        data = validated(LoginSerializer, request)
         user = authenticate(request, username=data["username"], password=data["password"])
         if user is None:
             raise DomainError(
@@ -109,7 +103,7 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(request=ProjectCreateSerializer, responses=ProjectSerializer)
     def create(self, request):
-        data = _valid(ProjectCreateSerializer, request)
+        data = validated(ProjectCreateSerializer, request)
         tenderee = None
         if code := data.pop("tenderee_credit_code", None):
             tenderee = Organisation.objects.filter(credit_code=code).first()
@@ -119,13 +113,13 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(request=LotCreateSerializer, responses=LotSerializer)
     @action(detail=True, methods=["post"])
     def lots(self, request, pk=None):
-        lot = services.lot_create(actor=request.user, project=self.get_object(), **_valid(LotCreateSerializer, request))
+        lot = services.lot_create(actor=request.user, project=self.get_object(), **validated(LotCreateSerializer, request))
         return Response(LotSerializer(lot).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=NoteSerializer, responses=ReviewSerializer)
     @action(detail=True, methods=["post"], url_path="submit-registration")
     def submit_registration(self, request, pk=None):
-        review = services.registration_submit(project=self.get_object(), actor=request.user, **_valid(NoteSerializer, request))
+        review = services.registration_submit(project=self.get_object(), actor=request.user, **validated(NoteSerializer, request))
         return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
 
 
@@ -149,7 +143,7 @@ class ReviewViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=ReasonsSerializer, responses=ReviewSerializer)
     @action(detail=True, methods=["post"], url_path="return")
     def return_(self, request, pk=None):
-        return self._decide(request, False, _valid(ReasonsSerializer, request)["reasons"])
+        return self._decide(request, False, validated(ReasonsSerializer, request)["reasons"])
 
 
 class LotViewSet(viewsets.ReadOnlyModelViewSet):
@@ -167,20 +161,20 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=FilingSerializer, responses=ReviewSerializer)
     @action(detail=True, methods=["post"], url_path="submit-filing")
     def submit_filing(self, request, pk=None):
-        review = services.filing_submit(lot=self.get_object(), actor=request.user, **_valid(FilingSerializer, request))
+        review = services.filing_submit(lot=self.get_object(), actor=request.user, **validated(FilingSerializer, request))
         return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=PublishSerializer, responses=LotSerializer)
     @action(detail=True, methods=["post"])
     def publish(self, request, pk=None):
-        lot, _ = services.lot_publish(lot=self.get_object(), actor=request.user, **_valid(PublishSerializer, request))
+        lot, _ = services.lot_publish(lot=self.get_object(), actor=request.user, **validated(PublishSerializer, request))
         return self._lot_response(lot)
 
     @extend_schema(request=ClarificationSerializer, responses={201: dict})
     @action(detail=True, methods=["post"])
     def clarifications(self, request, pk=None):
         notice = services.clarification_publish(
-            lot=self.get_object(), actor=request.user, **_valid(ClarificationSerializer, request)
+            lot=self.get_object(), actor=request.user, **validated(ClarificationSerializer, request)
         )
         return Response({"notice": notice.pk, "bid_deadline": notice.deadline_after}, status=status.HTTP_201_CREATED)
 
@@ -188,7 +182,9 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def suspend(self, request, pk=None):
         return self._lot_response(
-            services.lot_suspend(lot=self.get_object(), actor=request.user, reason=_valid(ReasonsSerializer, request)["reasons"])
+            services.lot_suspend(
+                lot=self.get_object(), actor=request.user, reason=validated(ReasonsSerializer, request)["reasons"]
+            )
         )
 
     @extend_schema(request=None, responses=LotSerializer)
@@ -201,14 +197,14 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
     def terminate(self, request, pk=None):
         return self._lot_response(
             services.lot_terminate(
-                lot=self.get_object(), actor=request.user, reason=_valid(ReasonsSerializer, request)["reasons"]
+                lot=self.get_object(), actor=request.user, reason=validated(ReasonsSerializer, request)["reasons"]
             )
         )
 
     @extend_schema(request=ReasonsSerializer, responses=LotSerializer)
     @action(detail=True, methods=["post"])
     def fail(self, request, pk=None):
-        reason = _valid(ReasonsSerializer, request)["reasons"]
+        reason = validated(ReasonsSerializer, request)["reasons"]
         return self._lot_response(services.lot_fail(lot=self.get_object(), actor=request.user, reason=reason))
 
     @extend_schema(request=None, responses=LotSerializer)
@@ -238,7 +234,7 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
         lot = self.get_object()
         if request.method == "GET":
             return Response(DocumentSerializer(lot.documents.all(), many=True).data)
-        upload = _valid(DocumentUploadSerializer, request)["file"]
+        upload = validated(DocumentUploadSerializer, request)["file"]
         document = services.document_upload(
             lot=lot, actor=request.user, filename=upload.name, stream=upload, size=upload.size, content_type=upload.content_type
         )
@@ -250,7 +246,7 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
         lot = self.get_object()
         if request.method == "GET":
             return Response(ObjectionSerializer(objections_visible_to(request.user).filter(lot=lot), many=True).data)
-        objection = services.objection_raise(lot=lot, actor=request.user, **_valid(ObjectionCreateSerializer, request))
+        objection = services.objection_raise(lot=lot, actor=request.user, **validated(ObjectionCreateSerializer, request))
         return Response(ObjectionSerializer(objection).data, status=status.HTTP_201_CREATED)
 
 
@@ -265,7 +261,7 @@ class ObjectionViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def answer(self, request, pk=None):
         objection = services.objection_answer(
-            objection=self.get_object(), actor=request.user, **_valid(AnswerSerializer, request)
+            objection=self.get_object(), actor=request.user, **validated(AnswerSerializer, request)
         )
         return Response(ObjectionSerializer(objection).data)
 
