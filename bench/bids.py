@@ -6,10 +6,12 @@
    part PUTs straight to S3, then `complete`, which reads the object back to check SHA-256 and header) against
    the minio SDK's fput_object of that file (16 MiB parts, its default 3 parallel uploads). ratio = direct / project.
 2. Decryption at opening: the project's path (sign-in, then POST /api/bids/{id}/decrypt/, which runs
-   bidding.services.opening.decrypt_object) against a raw download of the same object with the minio SDK.
-   ratio = raw / decrypt. A raw copy (download piped into an upload) is timed too: decryption also writes.
+   bidding.services.opening.verify_object: every chunk decrypted and checked, which decides the bid) against a
+   raw download of the same object with the minio SDK. ratio = raw / decrypt. A Celery worker (its own process,
+   broker on Redis: --broker) then writes the opened file (store_opened_file); the time from the request to the
+   stored file is compared with a raw copy (download piped into an upload), for information.
 3. Peak RSS (VmHWM, reset before each request-level operation) of the daphne process, for a small file
-   (--small) and for --size.
+   (--small) and for --size; the worker's, while it stores the opened file, for information.
 
 Rounds alternate the two sides (and which goes first); medians are reported. Everything runs on 127.0.0.1,
 under one temporary directory that is removed at the end; every subprocess is stopped; --timeout bounds it all.
@@ -235,18 +237,33 @@ def raw_copy(client: Minio, key: str, size: int) -> str:
     return target
 
 
-def sign_in_and_decrypt(server: str, bidder: Bidder, lot_id: int, bid_id: str, data_key: bytes) -> tuple[float, dict]:
+def sign_in_and_decrypt(server: str, bidder: Bidder, lot_id: int, bid_id: str, data_key: bytes) -> tuple[float, dict, float]:
     """The bidder signs in to the opening (untimed; again is harmless), then hands in its data key: the timed
-    request runs decrypt_object, ciphertext streamed from S3 through the envelope into a new object."""
+    request runs verify_object, the ciphertext streamed from S3 and every chunk decrypted and checked. Returns
+    (request seconds, body, the request's start on the perf_counter clock)."""
     call = http_transport(server, bidder.token, timeout=1800)
     status, body = call("POST", f"/api/lots/{lot_id}/opening/sign-in/", json_body={})
     if status not in (200, 201):
         raise RuntimeError(f"sign-in: HTTP {status} {body}")
     key = base64.b64encode(data_key).decode()
-    seconds, (status, body) = timed(call, "POST", f"/api/bids/{bid_id}/decrypt/", json_body={"data_key": key})
+    started = time.perf_counter()
+    status, body = call("POST", f"/api/bids/{bid_id}/decrypt/", json_body={"data_key": key})
+    seconds = time.perf_counter() - started
     if status != 200 or body.get("status") != "decrypted":
         raise RuntimeError(f"decrypt: HTTP {status} {body}")
-    return seconds, body
+    return seconds, body, started
+
+
+def wait_until_stored(server: str, bidder: Bidder, bid_id: str, timeout: float = 900) -> float:
+    """Polls the bid (every 50 ms) until the worker has stored its opened file; returns the perf_counter time."""
+    call = http_transport(server, bidder.token)
+    limit = time.perf_counter() + timeout
+    while time.perf_counter() < limit:
+        status, body = call("GET", f"/api/bids/{bid_id}/")
+        if status == 200 and body.get("opened_file_stored"):
+            return time.perf_counter()
+        time.sleep(0.05)
+    raise RuntimeError(f"bid {bid_id}: the opened file was not stored within {timeout} s")
 
 
 def withdraw(server: str, bidder: Bidder, bid_id: str) -> None:
@@ -266,6 +283,8 @@ class Phase:
     upload_project: dict = dataclasses.field(default_factory=dict)  # client concurrency label -> [seconds]
     upload_direct: list = dataclasses.field(default_factory=list)
     decrypt: list = dataclasses.field(default_factory=list)
+    stored: list = dataclasses.field(default_factory=list)  # decrypt request start -> opened file stored
+    worker_rss: list = dataclasses.field(default_factory=list)  # [worker VmRSS before KiB, VmHWM after KiB]
     download: list = dataclasses.field(default_factory=list)
     copy: list = dataclasses.field(default_factory=list)
     rss: list = dataclasses.field(default_factory=list)  # [operation, daphne VmRSS before KiB, VmHWM after KiB]
@@ -342,10 +361,16 @@ def run_phase(ctx: dict, phase: Phase, lot: dict, concurrencies: list[int | None
         key = object_keys[bid_ids[i]]
 
         def decrypt(i=i):
-            seconds, body = api_op("decrypt", sign_in_and_decrypt, server, bidders[i], lot["id"], bid_ids[i], keys[i])[1]
+            worker = ctx["worker"].pid
+            reset_hwm(worker)
+            worker_before = vm_rss_kib(worker)
+            seconds, body, started = api_op("decrypt", sign_in_and_decrypt, server, bidders[i], lot["id"], bid_ids[i], keys[i])[1]
             assert body["plaintext_size"] == phase.size, body
+            done = wait_until_stored(server, bidders[i], bid_ids[i])
+            phase.worker_rss.append([worker_before, vm_hwm_kib(worker)])
             phase.decrypt.append(seconds)
-            log(f"  decrypt (endpoint) {seconds:.2f} s")
+            phase.stored.append(done - started)
+            log(f"  decrypt (endpoint) {seconds:.2f} s, opened file stored by the worker after {done - started:.2f} s")
 
         def download(key=key):
             seconds, size = timed(raw_download, client, key)
@@ -393,7 +418,9 @@ def start_services(ctx: dict, args) -> None:
             "S3_SECRET_KEY": SECRET_KEY,
             "S3_BUCKET": BUCKET,
             "S3_SECURE": "0",
-            "CELERY_TASK_ALWAYS_EAGER": "1",
+            # A real worker writes the opened files, as in production (compose.yaml): the broker is Redis.
+            "CELERY_BROKER_URL": args.broker,
+            "CELERY_TASK_ALWAYS_EAGER": "0",
             "LOG_LEVEL": "WARNING",
         }
     )
@@ -416,12 +443,23 @@ def start_services(ctx: dict, args) -> None:
     )
     wait_for_port(api_port, daphne)
     ctx["daphne"] = daphne
+    flush_broker(args.broker)
+    ctx["worker"] = processes.start(
+        "worker", [PY, "-m", "celery", "-A", "trading", "worker", "--pool", "solo", "--loglevel", "WARNING"], env
+    )
     ctx["server"] = f"http://127.0.0.1:{api_port}"
     ctx["rss_started_kib"] = vm_rss_kib(daphne.pid)
     status, _ = http_transport(ctx["server"], ctx["bidders"][0].token)("GET", "/api/bids/")  # imports the API's code
     if status != 200:
         raise RuntimeError(f"GET /api/bids/: HTTP {status}")
     ctx["rss_warm_kib"] = vm_rss_kib(daphne.pid)
+
+
+def flush_broker(url: str) -> None:
+    """The broker's database holds nothing from an earlier run (a stale task would run against another lot)."""
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
 
 
 def machine() -> dict:
@@ -469,7 +507,8 @@ def report(phases: list[Phase], info: dict, ctx: dict) -> dict:
             rows.append(row(what, times, phase.upload_direct, TARGETS["upload"]))
         rows.append(row("decrypt endpoint vs raw download", phase.decrypt, phase.download, TARGETS["decrypt"]))
         if phase.copy:
-            rows.append(row("decrypt endpoint vs raw copy (download piped to upload)", phase.decrypt, phase.copy, None))
+            what = "decrypt request start to opened file stored (worker) vs raw copy (download piped to upload)"
+            rows.append(row(what, phase.stored, phase.copy, None))
     print("\n## Results\n")
     for key, value in info.items():
         print(f"- {key}: {value}")
@@ -498,6 +537,11 @@ def report(phases: list[Phase], info: dict, ctx: dict) -> dict:
             print(
                 f"| {human(phase.size)} | {operation} | {before / mib:.0f} | {after / mib:.0f} | < {TARGETS['rss_mib']} {verdict} |"
             )
+    print("\n| size | Celery worker storing the opened file | RSS before MiB | peak MiB |")
+    print("|---|---|---:|---:|")
+    for phase in phases:
+        for before, after in phase.worker_rss:
+            print(f"| {human(phase.size)} | store_opened_file | {before / mib:.0f} | {after / mib:.0f} |")
     return {
         "machine": info,
         "rows": rows,
@@ -518,6 +562,11 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated Uploader concurrencies to time (default: the client's own default)",
     )
     parser.add_argument("--no-copy", action="store_true", help="skip the raw copy baseline")
+    parser.add_argument(
+        "--broker",
+        default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/5"),
+        help="the Celery broker for daphne and the worker; its database is flushed (default redis://127.0.0.1:6379/5)",
+    )
     parser.add_argument(
         "--daphne-env", action="append", default=[], metavar="NAME=VALUE", help="extra environment for daphne only"
     )

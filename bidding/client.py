@@ -306,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "submit-key":
         private_key = envelope.import_private_key(args.key.read_bytes(), _passphrase(args))
         body = submit_key(http_transport(args.server, args.token), args.bid, args.sealed, private_key)
-        print(f"已解密 / decrypted: {body['status']} sha256 {body['plaintext_sha256']} size {body['plaintext_size']}")
+        stored = f"sha256 {body['plaintext_sha256']}" if body["plaintext_sha256"] else "保存中 / being stored"
+        print(f"已解密 / decrypted: {body['status']} size {body['plaintext_size']} {stored}")
     return 0
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -475,21 +476,19 @@ def open_envelope(pieces: Iterable[bytes], data_key: bytes) -> tuple[Header, Ite
     return header, decrypt_chunks(header, data_key, reader.rest())
 
 
-def _decrypt_stream(header: Header, data_key: bytes, body: Iterable[bytes]) -> Iterator[bytes]:
-    aead = AESGCM(data_key)
-    aad = header.digest
-    prefix = header.nonce_prefix
+def _sealed_chunks(header: Header, body: Iterable[bytes]) -> Iterator[tuple[int, bool, memoryview]]:
+    """(index, last, sealed chunk) from the ciphertext after the header, given in pieces of any sizes. A view is
+    valid until the next item. Raises truncated if the body ends early or goes on after the last chunk."""
     count = header.chunk_count
     full = header.chunk_size + TAG_SIZE
     last_size = header.size - (count - 1) * header.chunk_size + TAG_SIZE
     buffer = None  # allocated once, only if pieces do not fall on chunk boundaries
     filled = index = 0
     want = full if count > 1 else last_size
-    held = None  # the last plaintext chunk, yielded once the body is known to end there
     for piece in body:
         view = memoryview(piece)
         while len(view):
-            if held is not None:
+            if index == count:
                 raise EnvelopeError("truncated", "trailing bytes after the last chunk")
             if not filled and len(view) >= want:
                 sealed, view = view[:want], view[want:]
@@ -503,20 +502,57 @@ def _decrypt_stream(header: Header, data_key: bytes, body: Iterable[bytes]) -> I
                 if filled < want:
                     break
                 sealed, filled = buffer[:want], 0
-            last = index == count - 1
-            try:
-                plain = aead.decrypt(prefix + struct.pack(">IB", index, last), sealed, aad)
-            except InvalidTag:
-                raise EnvelopeError("tampered", f"chunk {index} fails authentication") from None
-            if last:
-                held = plain
-            else:
-                yield plain
+            yield index, index == count - 1, sealed
             index += 1
             want = full if index < count - 1 else last_size
-    if held is None:
+    if index < count:
         raise EnvelopeError("truncated", f"the body ends after {index} of {count} chunks")
+
+
+def verify_envelope(pieces: Iterable[bytes], data_key: bytes) -> tuple[Header, int]:
+    """The header and the plaintext size of a whole envelope given in pieces, every chunk authenticated."""
+    reader = _PieceReader(pieces)
+    header = read_header(reader.read)
+    return header, verify_chunks(header, data_key, reader.rest())
+
+
+def _decrypt_stream(header: Header, data_key: bytes, body: Iterable[bytes]) -> Iterator[bytes]:
+    aead = AESGCM(data_key)
+    aad = header.digest
+    prefix = header.nonce_prefix
+    held = None  # the last plaintext chunk, yielded once the body is known to end there
+    for index, last, sealed in _sealed_chunks(header, body):
+        try:
+            plain = aead.decrypt(prefix + struct.pack(">IB", index, last), sealed, aad)
+        except InvalidTag:
+            raise EnvelopeError("tampered", f"chunk {index} fails authentication") from None
+        if last:
+            held = plain
+        else:
+            yield plain
     yield held
+
+
+def verify_chunks(header: Header, data_key: bytes, body: Iterable[bytes]) -> int:
+    """Authenticates every chunk of the ciphertext after the header and returns the plaintext size, keeping no
+    plaintext: decrypt_chunks' checks (commitment first, then tampered, truncated), decrypting into one reused
+    buffer instead of a new object per chunk."""
+    check_key(header, data_key)
+    key = algorithms.AES(bytes(data_key))
+    aad = header.digest
+    prefix = header.nonce_prefix
+    out = bytearray(header.chunk_size + 15)  # update_into wants room for a block more
+    size = 0
+    for index, last, sealed in _sealed_chunks(header, body):
+        nonce = prefix + struct.pack(">IB", index, last)
+        decryptor = Cipher(key, modes.GCM(nonce, bytes(sealed[-TAG_SIZE:]))).decryptor()
+        decryptor.authenticate_additional_data(aad)
+        size += decryptor.update_into(sealed[:-TAG_SIZE], out)
+        try:
+            decryptor.finalize()
+        except InvalidTag:
+            raise EnvelopeError("tampered", f"chunk {index} fails authentication") from None
+    return size
 
 
 class _PieceReader:

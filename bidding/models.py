@@ -104,6 +104,9 @@ class Bid(models.Model):
     decrypted_via = models.CharField("解密方式", max_length=10, blank=True)  # "bidder" or "rescue"
     # A correct data key was handed in (in the window): the close then waits for this decryption to finish.
     key_accepted_at = models.DateTimeField("数据密钥接收时间", null=True, blank=True)
+    # The verified bid's data key, sealed, until a worker has stored the opened file (plaintext_key); then cleared.
+    opened_key_sealed = models.BinaryField(null=True, blank=True, editable=False)
+    store_attempted_at = models.DateTimeField("解密文件保存尝试时间", null=True, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "投标文件"

@@ -16,6 +16,17 @@ def _clean_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _tasks_inline():
+    """Tasks run inline, whatever the broker (tests/trading/test_celery.py starts a real worker where it matters)."""
+    from trading.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = eager
+
+
 @pytest.fixture
 def parties(db):
     return factories.Parties.create()

@@ -454,6 +454,8 @@ def bid_view(bid: Bid, payload: dict) -> dict:
         "part_size": bid.part_size,
         "parts": part_count(bid),
         "receipt": payload.get("receipt"),
+        # After the opening: the decrypted file has been stored for evaluation (written by a worker).
+        "opened_file_stored": bool(bid.plaintext_key),
     }
 
 

@@ -13,18 +13,21 @@ confirm it or object on the spot.
 The rescue key (补救方案) lives in bidding/services/rescue.py; its decryption path is the one here.
 """
 
+import base64
 import contextlib
 import hashlib
 import io
 import json
 import logging
+import queue
+import threading
 import uuid
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from rest_framework import status
 
@@ -40,17 +43,21 @@ from trading.access import is_tenderee_side, require_role
 from trading.api import DomainError, store_unavailable
 from trading.models import Lot, LotStatus, Role
 from trading.objectstore import MiB, ObjectMissing, ObjectStore, StoreUnavailable, get_store
-from trading.sealing import unseal
+from trading.sealing import seal, unseal
 
 logger = logging.getLogger(__name__)
 
 PLAINTEXT_PART_SIZE = 5 * MiB  # S3's minimum part size
-READ_SIZE = 4 * MiB  # ciphertext read from the store per request; a few of these are all decryption holds
+READ_SIZE = 2 * MiB  # ciphertext read from the store per request when writing the opened file (a worker)
+VERIFY_READ_SIZE = 4 * MiB  # ... and when verifying at the opening (the API): larger reads, fewer round trips
 OPENED_PREFIX = "opened/"
 SUMMARY_NAME = "opening.json"  # 开标一览表 inside the bid file (a ZIP)
 SUMMARY_MAX = 64 * 1024
 EXTENSION_MAX = timedelta(days=7)
 IN_FLIGHT = timedelta(minutes=10)  # a decryption whose key was accepted this recently is still running
+STORE_RETRY = timedelta(minutes=10)  # an opened file not stored this long after the last attempt is tried again
+OPENED_KEY_PURPOSE = "bid-opened-key"
+PREFETCH = 2  # ciphertext reads queued ahead of the decryption
 OBJECTION_MAX = 2000
 WATCHERS = (Role.STAFF, Role.SUPERVISOR)
 
@@ -268,18 +275,95 @@ def _delete_quietly(store: ObjectStore, key: str) -> None:
         store.delete(key)
 
 
+class _Raised:
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+_END = object()
+
+
+def _prefetched(pieces: Iterable[bytes], depth: int = PREFETCH) -> Iterator[bytes]:
+    """The pieces, read on a second thread up to `depth` ahead, so that the network read overlaps the decryption
+    (both release the GIL). Closing the generator stops and joins the thread; errors are raised here."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def pump() -> None:
+        try:
+            for piece in pieces:
+                if not offer(piece):
+                    return
+            offer(_END)
+        except BaseException as error:  # handed to the consuming thread
+            offer(_Raised(error))
+
+    thread = threading.Thread(target=pump, name="ciphertext-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _END:
+                return
+            if isinstance(item, _Raised):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _ciphertext(store: ObjectStore, key: str, read_size: int) -> tuple[Iterator[bytes], Callable[[], None]]:
+    """The stored ciphertext, prefetched; and how to release it (the reading thread first, then the connection)."""
+    pieces = store.iter_chunks(key, chunk_size=read_size)
+    feed = _prefetched(pieces)
+
+    def release() -> None:
+        feed.close()
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+
+    return feed, release
+
+
+def verify_object(store: ObjectStore, source_key: str, data_key: bytes) -> tuple[envelope.Header, int]:
+    """Decrypts the sealed bid at `source_key` as a stream and checks every chunk, keeping nothing: what decides
+    the bid at the opening. Reading and decrypting overlap; memory is a few VERIFY_READ_SIZE buffers whatever the
+    size.
+    Returns (header, plaintext size). EnvelopeError (wrong_key, tampered, truncated, not_sealed) and the store's
+    errors propagate."""
+    feed, release = _ciphertext(store, source_key, VERIFY_READ_SIZE)
+    try:
+        header, size = envelope.verify_envelope(feed, data_key)
+    finally:
+        release()
+    if size != header.size:
+        raise envelope.EnvelopeError("truncated", "the plaintext is not the header's size")
+    return header, size
+
+
 def decrypt_object(store: ObjectStore, source_key: str, target_key: str, data_key: bytes) -> tuple[envelope.Header, int, str]:
     """Decrypts the sealed bid at `source_key` into `target_key` as a stream, in constant memory.
 
-    Ciphertext is read READ_SIZE at a time (store.iter_chunks), decrypted chunk by chunk (envelope.open_envelope,
-    which checks the key's commitment before anything) and written by store.put from a file-like reader with
-    length = the header's size; the store hashes what it writes. Returns (header, plaintext size, SHA-256 hex).
-    Any failure (EnvelopeError: wrong_key, tampered, truncated, not_sealed; the store's errors) propagates and
-    leaves nothing at `target_key`.
+    Ciphertext is read READ_SIZE at a time (store.iter_chunks, prefetched), decrypted chunk by chunk
+    (envelope.open_envelope, which checks the key's commitment before anything) and written by store.put from a
+    file-like reader with length = the header's size; the store hashes what it writes. Returns (header, plaintext
+    size, SHA-256 hex). Any failure (EnvelopeError: wrong_key, tampered, truncated, not_sealed; the store's errors)
+    propagates and leaves nothing at `target_key`.
     """
-    pieces = store.iter_chunks(source_key, chunk_size=READ_SIZE)
+    feed, release = _ciphertext(store, source_key, READ_SIZE)
     try:
-        header, plain = envelope.open_envelope(pieces, data_key)
+        header, plain = envelope.open_envelope(feed, data_key)
         reader = _PlainReader(plain)
         # Small parts: what decryption holds in memory is about two of them.
         stored = store.put(target_key, reader, length=header.size, part_size=PLAINTEXT_PART_SIZE)
@@ -288,9 +372,7 @@ def decrypt_object(store: ObjectStore, source_key: str, target_key: str, data_ke
         _delete_quietly(store, target_key)
         raise
     finally:
-        close = getattr(pieces, "close", None)
-        if close is not None:
-            close()
+        release()
     return header, stored.size, stored.sha256
 
 
@@ -378,9 +460,11 @@ def _decide_failure(store: ObjectStore, bid: Bid, failure: _Failure, *, actor, v
 
 def _open_bid(bid: Bid, *, key_for: Callable[[envelope.Header], bytes], actor, via: str, now: datetime | None) -> Bid:
     """The one decryption path, for the bidder's data key and for the rescue key. `key_for(header)` gives the data
-    key or raises DomainError (nothing changes). Failures of the stored bid are decided by fault."""
+    key or raises DomainError (nothing changes). Failures of the stored bid are decided by fault.
+
+    The request verifies every chunk (verify_object) and so decides the bid; the opened file is then written by a
+    worker (store_opened_file), which keeps the opening as fast as reading the bid, whatever its size."""
     store = get_store()
-    target = f"{OPENED_PREFIX}{uuid.uuid4().hex}"
     try:
         try:
             header = _stored_header(store, bid.object_key)
@@ -397,7 +481,7 @@ def _open_bid(bid: Bid, *, key_for: Callable[[envelope.Header], bytes], actor, v
             raise _Failure.of(error) from None
         _accept_key(bid, now)
         try:
-            _, size, sha256 = decrypt_object(store, bid.object_key, target, data_key)
+            _, size = verify_object(store, bid.object_key, data_key)
         except envelope.EnvelopeError as error:
             raise _Failure.of(error) from None
         except ObjectMissing:
@@ -405,17 +489,17 @@ def _open_bid(bid: Bid, *, key_for: Callable[[envelope.Header], bytes], actor, v
     except _Failure as failure:
         raise _decide_failure(store, bid, failure, actor=actor, via=via, now=now) from None
     except StoreUnavailable:
-        _delete_quietly(store, target)
         raise store_unavailable() from None
     at = now or timezone.now()
+    # After its opening the bid is the platform's to read (法36): its key waits, sealed, for the worker.
+    opened_key = seal(OPENED_KEY_PURPOSE, str(bid.pk), {"key": base64.b64encode(data_key).decode()})
     with transaction.atomic():
         updated = Bid.objects.filter(pk=bid.pk, status=BidStatus.SUBMITTED).update(
             status=BidStatus.DECRYPTED,
-            plaintext_key=target,
-            plaintext_sha256=sha256,
             plaintext_size=size,
             decrypted_at=at,
             decrypted_via=via,
+            opened_key_sealed=opened_key,
         )
         if updated == 1:
             audit_record(
@@ -424,15 +508,80 @@ def _open_bid(bid: Bid, *, key_for: Callable[[envelope.Header], bytes], actor, v
                 object_type="bidding.bid",
                 object_id=str(bid.pk),
                 lot_id=bid.lot_id,
-                after={"bidder": bid.bidder_id, "via": via, "size": size, "sha256": sha256},
+                after={"bidder": bid.bidder_id, "via": via, "size": size},
                 now=at,
             )
             push_to_orgs([bid.bidder_id], {"type": "bid_decrypted", "lot": bid.lot_id, "bid": str(bid.pk)})
+    if updated == 1:
+        _store_soon(bid.pk)  # called outside any transaction (services run in autocommit): the row is committed
     bid.refresh_from_db()
     if updated != 1:  # decided meanwhile (the window closed, or another request opened it first)
-        _delete_quietly(store, target)
         raise _not_decryptable(bid)
     return bid
+
+
+def _store_soon(bid_id) -> None:
+    """Hands the opened bid to a worker. A broker that is down, or (eager) a store that fails, leaves the bid
+    decrypted with its file pending: opened_files_sweep tries again."""
+    from bidding import tasks
+
+    try:
+        tasks.store_opened_file.delay(str(bid_id))
+    except Exception:
+        logger.exception("bid %s: the opened file could not be stored now; the sweep will retry", bid_id)
+
+
+def store_opened_file(*, bid_id, now: datetime | None = None) -> bool:
+    """Writes a decrypted bid's plaintext to `opened/…` for evaluation (run by a worker). Idempotent: returns False
+    if there is nothing to do (already stored, or not decrypted). Two runs at once both write; the first to finish
+    is kept and the other's object removed. StoreUnavailable propagates (the task retries)."""
+    now = now or timezone.now()
+    pending = Bid.objects.filter(pk=bid_id, status=BidStatus.DECRYPTED, plaintext_key="", opened_key_sealed__isnull=False)
+    if pending.update(store_attempted_at=now) != 1:
+        return False
+    bid = Bid.objects.get(pk=bid_id)
+    data_key = base64.b64decode(unseal(OPENED_KEY_PURPOSE, str(bid.pk), bytes(bid.opened_key_sealed))["key"])
+    store = get_store()
+    target = f"{OPENED_PREFIX}{uuid.uuid4().hex}"
+    try:
+        _, size, sha256 = decrypt_object(store, bid.object_key, target, data_key)
+    except (envelope.EnvelopeError, ObjectMissing):
+        # Verified at the opening, so the stored ciphertext changed since: left pending and loud for the operators.
+        logger.error("bid %s: the stored ciphertext no longer decrypts; the opened file cannot be written", bid_id)
+        raise
+    with transaction.atomic():
+        updated = Bid.objects.filter(pk=bid.pk, status=BidStatus.DECRYPTED, plaintext_key="").update(
+            plaintext_key=target, plaintext_sha256=sha256, plaintext_size=size, opened_key_sealed=None
+        )
+        if updated == 1:
+            audit_record(
+                action="bid.opened_file_stored",
+                actor=None,
+                object_type="bidding.bid",
+                object_id=str(bid.pk),
+                lot_id=bid.lot_id,
+                after={"bidder": bid.bidder_id, "size": size, "sha256": sha256},
+                now=now,
+            )
+    if updated != 1:
+        _delete_quietly(store, target)
+    return updated == 1
+
+
+def opened_files_sweep(*, now: datetime | None = None, batch: int = 50) -> int:
+    """Deadline sweep step: hands again to a worker every decrypted bid whose opened file is still not stored
+    STORE_RETRY after its decryption or its last attempt (a lost task, a store that was down). Returns how many."""
+    now = now or timezone.now()
+    stale = now - STORE_RETRY
+    due = (
+        Bid.objects.filter(status=BidStatus.DECRYPTED, plaintext_key="", opened_key_sealed__isnull=False)
+        .filter(models.Q(store_attempted_at__lte=stale) | models.Q(store_attempted_at__isnull=True, decrypted_at__lte=stale))
+        .values_list("pk", flat=True)[:batch]
+    )
+    ids = list(due)
+    for bid_id in ids:
+        _store_soon(bid_id)
+    return len(ids)
 
 
 def _accept_key(bid: Bid, now: datetime | None) -> None:
@@ -603,6 +752,8 @@ def _close(opening_id: int, *, actor, now: datetime, due_only: bool) -> Opening 
         )
         if any(accepted is not None and accepted > now - IN_FLIGHT for _, accepted in sealed):
             raise _InFlight
+        if Bid.objects.filter(opening=opening, status=BidStatus.DECRYPTED, plaintext_key="").exists():
+            raise _InFlight  # the record is read from the opened files: wait until the workers have stored them
         pending = [pk for pk, accepted in sealed if accepted is None]
         lost = [pk for pk, accepted in sealed if accepted is not None]
         Bid.objects.filter(pk__in=pending, status=BidStatus.SUBMITTED).update(
@@ -655,8 +806,8 @@ def opening_close_decryption(*, lot: Lot, actor, now: datetime | None = None) ->
     except _InFlight:
         raise DomainError(
             "decryption_in_progress",
-            "仍有投标文件正在解密，请稍后再结束解密",
-            "A bid is still being decrypted; try again shortly",
+            "仍有投标文件正在解密或保存，请稍后再结束解密",
+            "A bid is still being decrypted or stored; try again shortly",
         ) from None
     if closed is None:
         raise _decryption_closed(opening)
@@ -667,6 +818,7 @@ def openings_sweep(*, now: datetime | None = None, batch: int = 200) -> int:
     """Deadline sweep step: closes every decryption window that has ended. Idempotent; returns how many closed.
     An opening whose store is down stays open and is retried by the next sweep."""
     now = now or timezone.now()
+    opened_files_sweep(now=now)
     due = Opening.objects.filter(
         decryption_closed_at__isnull=True, decryption_deadline__lte=now, lot__status=LotStatus.OPENING
     ).values_list("pk", flat=True)[:batch]
@@ -677,7 +829,7 @@ def openings_sweep(*, now: datetime | None = None, batch: int = 200) -> int:
         except StoreUnavailable:
             logger.warning("opening %s: store unavailable, decryption closes at the next sweep", opening_id)
         except _InFlight:
-            logger.info("opening %s: a decryption is still running, decryption closes at the next sweep", opening_id)
+            logger.info("opening %s: a bid is still being decrypted or stored, decryption closes at the next sweep", opening_id)
     return closed
 
 

@@ -60,8 +60,19 @@ def unwrap(header: envelope.Header, private_key, lot: str = LOT, bidder: str = B
 
 
 def open_all(sealed: bytes, data_key: bytes) -> bytes:
-    _, chunks = envelope.open_envelope(irregular(sealed), data_key)
-    return b"".join(chunks)
+    """The plaintext; verify_envelope (what the opening runs) must reach the same verdict without keeping it."""
+    try:
+        verdict = envelope.verify_envelope(irregular(sealed), data_key)[1]
+    except envelope.EnvelopeError as error:
+        verdict = error.code
+    try:
+        _, chunks = envelope.open_envelope(irregular(sealed), data_key)
+        plaintext = b"".join(chunks)
+    except envelope.EnvelopeError as error:
+        assert verdict == error.code
+        raise
+    assert verdict == len(plaintext)
+    return plaintext
 
 
 def with_fields(sealed: bytes, **changes) -> bytes:
@@ -218,11 +229,20 @@ def test_negative_vector(negative):
         else:
             data_key = bytes.fromhex(negative["open_with"]["data_key"])
         envelope.check_binding(header, data_key, lot, bidder)
+        return header, data_key
+
+    def decrypt_it():
+        header, data_key = open_it()
         for _ in envelope.decrypt_chunks(header, data_key, irregular(sealed[len(header.raw) :])):
             pass
 
-    error = expect_code(negative["expect"], open_it)
-    assert (error.zh, error.en) == envelope._MESSAGES[negative["expect"]]
+    def verify_it():
+        header, data_key = open_it()
+        envelope.verify_chunks(header, data_key, irregular(sealed[len(header.raw) :]))
+
+    for attempt in (decrypt_it, verify_it):
+        error = expect_code(negative["expect"], attempt)
+        assert (error.zh, error.en) == envelope._MESSAGES[negative["expect"]]
 
 
 def test_the_negative_vectors_cover_every_code():

@@ -156,10 +156,13 @@ def test_the_full_opening_through_the_api_and_the_bidders_client(
     assert _lot_actions(lot, start_seq) == [  # one event per action; a second sign-in is none
         "opening.signed_in",
         "bid.decrypted",
+        "bid.opened_file_stored",  # by the worker (inline here)
         "opening.signed_in",
         "bid.decrypted",
+        "bid.opened_file_stored",
         "opening.signed_in",
         "bid.decrypted",
+        "bid.opened_file_stored",
         "opening.decryption_closed",
         "opening.record_published",
         "opening.responded",
@@ -426,14 +429,14 @@ def test_a_decryption_still_running_when_the_window_ends_is_waited_for(parties, 
     opened = open_lot(parties, tmp_path, count=3)
     one = opened.kits[0]
     deadline = opened.opening.decryption_deadline
-    real, during = opening_services.decrypt_object, {}
+    real, during = opening_services.verify_object, {}
 
     def outlasting_the_window(*args, **kwargs):
         result = real(*args, **kwargs)
         during["closed"] = opening_services.openings_sweep(now=deadline)  # the sweep runs meanwhile
         return result
 
-    monkeypatch.setattr(opening_services, "decrypt_object", outlasting_the_window)
+    monkeypatch.setattr(opening_services, "verify_object", outlasting_the_window)
     with time_machine.travel(deadline - timedelta(seconds=1), tick=False):
         sign_in(opened, one)
         response = decrypt(opened, one)
@@ -456,7 +459,7 @@ def test_a_decryption_that_never_finishes_counts_as_withdrawn_not_revoked(partie
     def worker_killed(*args, **kwargs):
         raise RuntimeError("worker killed mid-decryption")
 
-    monkeypatch.setattr(opening_services, "decrypt_object", worker_killed)
+    monkeypatch.setattr(opening_services, "verify_object", worker_killed)
     with time_machine.travel(deadline - timedelta(minutes=1), tick=False):
         sign_in(opened, one)
         with pytest.raises(RuntimeError):
