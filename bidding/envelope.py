@@ -533,26 +533,40 @@ def _decrypt_stream(header: Header, data_key: bytes, body: Iterable[bytes]) -> I
     yield held
 
 
-def verify_chunks(header: Header, data_key: bytes, body: Iterable[bytes]) -> int:
-    """Authenticates every chunk of the ciphertext after the header and returns the plaintext size, keeping no
-    plaintext: decrypt_chunks' checks (commitment first, then tampered, truncated), decrypting into one reused
-    buffer instead of a new object per chunk."""
+def body_length(header: Header) -> int:
+    """The length of the ciphertext after the header: every chunk with its tag."""
+    return header.size + header.chunk_count * TAG_SIZE
+
+
+def chunk_verifier(header: Header, data_key: bytes) -> Callable[[int, memoryview], int]:
+    """verify(index, sealed chunk) -> plaintext length, raising tampered: each chunk decrypted into one reused
+    buffer and its tag checked, nothing kept. The key is checked against the commitment first."""
     check_key(header, data_key)
     key = algorithms.AES(bytes(data_key))
     aad = header.digest
     prefix = header.nonce_prefix
+    last_index = header.chunk_count - 1
     out = bytearray(header.chunk_size + 15)  # update_into wants room for a block more
-    size = 0
-    for index, last, sealed in _sealed_chunks(header, body):
-        nonce = prefix + struct.pack(">IB", index, last)
+
+    def verify(index: int, sealed: memoryview) -> int:
+        nonce = prefix + struct.pack(">IB", index, index == last_index)
         decryptor = Cipher(key, modes.GCM(nonce, bytes(sealed[-TAG_SIZE:]))).decryptor()
         decryptor.authenticate_additional_data(aad)
-        size += decryptor.update_into(sealed[:-TAG_SIZE], out)
+        n = decryptor.update_into(sealed[:-TAG_SIZE], out)
         try:
             decryptor.finalize()
         except InvalidTag:
             raise EnvelopeError("tampered", f"chunk {index} fails authentication") from None
-    return size
+        return n
+
+    return verify
+
+
+def verify_chunks(header: Header, data_key: bytes, body: Iterable[bytes]) -> int:
+    """Authenticates every chunk of the ciphertext after the header and returns the plaintext size, keeping no
+    plaintext: decrypt_chunks' checks (commitment first, then tampered, truncated)."""
+    verify = chunk_verifier(header, data_key)
+    return sum(verify(index, sealed) for index, _, sealed in _sealed_chunks(header, body))
 
 
 class _PieceReader:

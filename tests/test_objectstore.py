@@ -543,3 +543,62 @@ def test_get_store_follows_settings(s3_endpoint, tmp_path):
         assert get_store() is local
 
     assert get_store() is store
+
+
+def test_prefetched_yields_in_order_raises_the_readers_error_and_stops_when_closed():
+    import threading
+
+    from trading.objectstore import prefetched
+
+    assert list(prefetched(iter([b"a", b"b", b"c"]))) == [b"a", b"b", b"c"]
+
+    def failing():
+        yield b"a"
+        raise StoreUnavailable("down")
+
+    feed = prefetched(failing())
+    assert next(feed) == b"a"
+    with pytest.raises(StoreUnavailable):
+        next(feed)
+
+    read = []
+
+    def endless():
+        while True:
+            read.append(1)
+            yield b"x"
+
+    before = threading.active_count()
+    feed = prefetched(endless(), depth=2)
+    assert next(feed) == b"x"
+    feed.close()  # stops and joins the reading thread
+    assert threading.active_count() == before
+    assert len(read) <= 5  # the reader stayed at most `depth` (+ the one in hand) ahead
+
+
+def test_a_minio_body_cut_short_is_the_store_unavailable_not_a_short_object():
+    """Read straight from the socket, a connection that closes early must not look like a truncated object."""
+    from trading.objectstore import _ResponseReader
+
+    class Socket:
+        def __init__(self, data):
+            self.data = data
+
+        def readinto(self, buffer):
+            n = min(len(buffer), len(self.data))
+            buffer[:n] = self.data[:n]
+            self.data = self.data[n:]
+            return n
+
+    class Response:
+        def __init__(self, data, length):
+            self._fp = Socket(data)
+            self.headers = {"Content-Length": str(length)}
+
+    whole = _ResponseReader(Response(b"x" * 100, 100), "k")
+    buffer = bytearray(64)
+    assert [whole.readinto(buffer), whole.readinto(buffer), whole.readinto(buffer)] == [64, 36, 0]
+    cut = _ResponseReader(Response(b"x" * 60, 100), "k")
+    assert cut.readinto(buffer) == 60
+    with pytest.raises(StoreUnavailable):
+        cut.readinto(buffer)

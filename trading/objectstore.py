@@ -9,14 +9,17 @@ timeouts, 5xx) raise StoreUnavailable, which callers turn into HTTP 503.
 """
 
 import hashlib
+import http.client
 import json
 import logging
 import math
 import os
+import queue
 import re
 import secrets
 import shutil
 import tempfile
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -37,6 +40,10 @@ from minio.error import InvalidResponseError, S3Error, ServerError
 logger = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
+# What streaming readers ask per read: just under the API's malloc mmap threshold (MALLOC_MMAP_THRESHOLD_=1 MiB in
+# the Dockerfile and `make run`), so read buffers come from the heap and are reused instead of being mapped, faulted
+# in and unmapped on every read.
+STREAM_READ = MiB - 64 * 1024
 PART_SIZE = 16 * MiB  # streamed puts of unknown length; up to 10,000 parts, so 160 GB at most
 MIN_PART_SIZE = 5 * MiB  # S3: every part of a multipart upload but the last
 MAX_PARTS = 10_000
@@ -155,6 +162,100 @@ class HashingReader:
         return self._sha.hexdigest()
 
 
+class _Raised:
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+_END = object()
+
+
+def prefetched(pieces: Iterable[bytes], depth: int = 2) -> Iterator[bytes]:
+    """The pieces, read on a second thread up to `depth` ahead, so that the network read overlaps what the caller
+    does with them (decryption and hashing release the GIL too). Closing the generator stops and joins the
+    thread; the reader's errors are raised here. Close it before closing `pieces`."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def pump() -> None:
+        try:
+            for piece in pieces:
+                if not offer(piece):
+                    return
+            offer(_END)
+        except BaseException as error:  # handed to the consuming thread
+            offer(_Raised(error))
+
+    thread = threading.Thread(target=pump, name="ciphertext-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _END:
+                return
+            if isinstance(item, _Raised):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class Reader(ABC):
+    """readinto() over a stored object's bytes (0 at the end only), and close()."""
+
+    @abstractmethod
+    def readinto(self, buffer) -> int: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> "Reader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _ChunksReader(Reader):
+    def __init__(self, chunks: Iterator[bytes]):
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+
+    def readinto(self, buffer) -> int:
+        if not len(self._pending):
+            self._pending = memoryview(next(self._chunks, b""))
+        n = min(len(buffer), len(self._pending))
+        memoryview(buffer).cast("B")[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
+
+class _FileReader(Reader):
+    def __init__(self, f: BinaryIO):
+        self._f = f
+
+    def readinto(self, buffer) -> int:
+        return self._f.readinto(buffer)
+
+    def close(self) -> None:
+        self._f.close()
+
+
 class ChunkIterator(Iterator[bytes]):
     """Chunks of an already opened body. close() releases it; it runs at the end, on an error,
     when a consumer such as StreamingHttpResponse closes it, and at garbage collection."""
@@ -238,6 +339,12 @@ class ObjectStore(ABC):
         chunk; the returned iterator has close(). An offset at or past the end yields nothing.
         """
 
+    def open_reader(self, key: str) -> "Reader":
+        """The whole object as a reader whose readinto() fills the caller's buffer: for streaming consumers that
+        reuse their buffers. ObjectMissing/StoreUnavailable as for iter_chunks; a body that ends before its
+        length raises StoreUnavailable, never a short read. This default goes through iter_chunks."""
+        return _ChunksReader(self.iter_chunks(key, chunk_size=STREAM_READ))
+
     @abstractmethod
     def presigned_get_url(self, key: str, *, expires: timedelta, filename: str | None = None) -> str | None:
         """A URL the browser downloads from directly, saving under `filename`; None: serve through the app."""
@@ -269,6 +376,33 @@ class ObjectStore(ABC):
     @abstractmethod
     def multipart_abort(self, key: str, upload_id: str) -> None:
         """Drop the upload and its parts; nothing happens if it is already gone."""
+
+
+class _ResponseReader(Reader):
+    """readinto() straight from the HTTP response's socket buffer (http.client under urllib3), skipping urllib3's
+    copy per read; the body's Content-Length is enforced here as urllib3 would."""
+
+    def __init__(self, response, key: str):
+        self._response = response
+        self._raw = getattr(response, "_fp", None) or response
+        self._key = key
+        self._left = int(response.headers.get("Content-Length", "-1"))
+
+    def readinto(self, buffer) -> int:
+        try:
+            n = self._raw.readinto(buffer)
+        except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
+            logger.warning("object store unavailable: %s", exc)
+            raise StoreUnavailable(f"{self._key}: {exc}") from exc
+        if self._left >= 0:
+            if n == 0 and len(buffer) and self._left > 0:
+                raise StoreUnavailable(f"{self._key}: the connection closed {self._left} bytes before the end")
+            self._left -= n
+        return n
+
+    def close(self) -> None:
+        self._response.close()
+        self._response.release_conn()
 
 
 class MinioStore(ObjectStore):
@@ -408,6 +542,12 @@ class MinioStore(ObjectStore):
             response.release_conn()
 
         return ChunkIterator(read, close)
+
+    def open_reader(self, key):
+        check_key(key)
+        with self._errors(key):
+            response = self.client.get_object(self.bucket, key)
+        return _ResponseReader(response, key)
 
     def presigned_get_url(self, key, *, expires, filename=None):
         check_key(key)
@@ -590,6 +730,13 @@ class LocalStore(ObjectStore):
             return data
 
         return ChunkIterator(read, f.close)
+
+    def open_reader(self, key):
+        path = self._path(key)
+        try:
+            return _FileReader(open(path, "rb"))
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise ObjectMissing(key) from None
 
     def presigned_get_url(self, key, *, expires, filename=None):
         check_key(key)

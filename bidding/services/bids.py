@@ -26,7 +26,7 @@ from realtime.services import push_to_orgs
 from trading.access import require_org, require_role
 from trading.api import DomainError, store_unavailable
 from trading.models import Lot, LotStatus, Organisation, Role
-from trading.objectstore import ObjectMissing, StoreUnavailable, get_store
+from trading.objectstore import STREAM_READ, ObjectMissing, StoreUnavailable, get_store, prefetched
 from trading.sealing import blind_index, seal, unseal
 
 PURPOSE = "bid"
@@ -291,11 +291,17 @@ def _verify(bid: Bid) -> envelope.Header:
     digest = hashlib.sha256()
     head = bytearray()
     total = 0
-    for piece in store.iter_chunks(bid.object_key, chunk_size=8 * 1024 * 1024):
-        digest.update(piece)
-        total += len(piece)
-        if len(head) < envelope.MAX_PREFIX:
-            head += piece[: envelope.MAX_PREFIX - len(head)]
+    pieces = store.iter_chunks(bid.object_key, chunk_size=STREAM_READ)
+    feed = prefetched(pieces)  # hashing overlaps the next read
+    try:
+        for piece in feed:
+            digest.update(piece)
+            total += len(piece)
+            if len(head) < envelope.MAX_PREFIX:
+                head += piece[: envelope.MAX_PREFIX - len(head)]
+    finally:
+        feed.close()
+        pieces.close()
     if total != bid.size:
         raise _reject(bid, "size_mismatch", "投标文件大小与声明不符", f"Stored {total} bytes, declared {bid.size}")
     if digest.hexdigest() != bid.sha256:

@@ -42,14 +42,15 @@ from trading import rules
 from trading.access import is_tenderee_side, require_role
 from trading.api import DomainError, store_unavailable
 from trading.models import Lot, LotStatus, Role
-from trading.objectstore import MiB, ObjectMissing, ObjectStore, StoreUnavailable, get_store
+from trading.objectstore import STREAM_READ, MiB, ObjectMissing, ObjectStore, StoreUnavailable, get_store, prefetched
 from trading.sealing import seal, unseal
 
 logger = logging.getLogger(__name__)
 
 PLAINTEXT_PART_SIZE = 5 * MiB  # S3's minimum part size
-READ_SIZE = 2 * MiB  # ciphertext read from the store per request when writing the opened file (a worker)
-VERIFY_READ_SIZE = 4 * MiB  # ... and when verifying at the opening (the API): larger reads, fewer round trips
+READ_SIZE = STREAM_READ  # ciphertext read from the store per request when writing the opened file
+VERIFY_BUFFER = MiB  # at the opening: whole sealed chunks per buffer, about this much
+VERIFY_DEPTH = 2  # buffers filled ahead of the verification
 OPENED_PREFIX = "opened/"
 SUMMARY_NAME = "opening.json"  # 开标一览表 inside the bid file (a ZIP)
 SUMMARY_MAX = 64 * 1024
@@ -57,7 +58,6 @@ EXTENSION_MAX = timedelta(days=7)
 IN_FLIGHT = timedelta(minutes=10)  # a decryption whose key was accepted this recently is still running
 STORE_RETRY = timedelta(minutes=10)  # an opened file not stored this long after the last attempt is tried again
 OPENED_KEY_PURPOSE = "bid-opened-key"
-PREFETCH = 2  # ciphertext reads queued ahead of the decryption
 OBJECTION_MAX = 2000
 WATCHERS = (Role.STAFF, Role.SUPERVISOR)
 
@@ -275,57 +275,10 @@ def _delete_quietly(store: ObjectStore, key: str) -> None:
         store.delete(key)
 
 
-class _Raised:
-    def __init__(self, error: BaseException):
-        self.error = error
-
-
-_END = object()
-
-
-def _prefetched(pieces: Iterable[bytes], depth: int = PREFETCH) -> Iterator[bytes]:
-    """The pieces, read on a second thread up to `depth` ahead, so that the network read overlaps the decryption
-    (both release the GIL). Closing the generator stops and joins the thread; errors are raised here."""
-    ready: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def offer(item) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def pump() -> None:
-        try:
-            for piece in pieces:
-                if not offer(piece):
-                    return
-            offer(_END)
-        except BaseException as error:  # handed to the consuming thread
-            offer(_Raised(error))
-
-    thread = threading.Thread(target=pump, name="ciphertext-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = ready.get()
-            if item is _END:
-                return
-            if isinstance(item, _Raised):
-                raise item.error
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
 def _ciphertext(store: ObjectStore, key: str, read_size: int) -> tuple[Iterator[bytes], Callable[[], None]]:
     """The stored ciphertext, prefetched; and how to release it (the reading thread first, then the connection)."""
     pieces = store.iter_chunks(key, chunk_size=read_size)
-    feed = _prefetched(pieces)
+    feed = prefetched(pieces)
 
     def release() -> None:
         feed.close()
@@ -336,20 +289,124 @@ def _ciphertext(store: ObjectStore, key: str, read_size: int) -> tuple[Iterator[
     return feed, release
 
 
+class _Raised:
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+_SHORT, _TRAILING, _DONE = object(), object(), object()
+
+
+class SealedStream:
+    """One read of a stored bid: its header first, then, once the key is known, every chunk verified.
+
+    The body is read on a second thread into a few reused buffers that each hold whole sealed chunks, straight
+    from the store's socket (store.open_reader), while this thread authenticates each chunk into one reused
+    buffer (envelope.chunk_verifier): reading and decrypting overlap, nothing is allocated per read, nothing is
+    kept, and memory is a few VERIFY_BUFFER buffers whatever the bid's size."""
+
+    def __init__(self, store: ObjectStore, key: str):
+        self._reader = store.open_reader(key)  # ObjectMissing, StoreUnavailable
+        self._header: envelope.Header | None = None
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def _fill(self, buffer: memoryview) -> int:
+        got = 0
+        while got < len(buffer):
+            n = self._reader.readinto(buffer[got:])
+            if not n:
+                break
+            got += n
+        return got
+
+    def _read(self, n: int) -> bytes:
+        buffer = bytearray(n)
+        return bytes(buffer[: self._fill(memoryview(buffer))])
+
+    def header(self) -> envelope.Header:
+        self._header = envelope.read_header(self._read)
+        return self._header
+
+    def verify(self, data_key: bytes) -> int:
+        """The plaintext size, every chunk authenticated (EnvelopeError: wrong_key, tampered, truncated)."""
+        header = self._header
+        verify = envelope.chunk_verifier(header, data_key)
+        unit = header.chunk_size + envelope.TAG_SIZE
+        count = header.chunk_count
+        per_buffer = max(1, VERIFY_BUFFER // unit)
+        free: queue.Queue = queue.Queue()
+        for _ in range(VERIFY_DEPTH + 2):
+            free.put(bytearray(per_buffer * unit))
+        filled: queue.Queue = queue.Queue()
+        stop = threading.Event()
+
+        def pump() -> None:
+            left = envelope.body_length(header)
+            try:
+                while left > 0:
+                    while True:
+                        if stop.is_set():
+                            return
+                        try:
+                            buffer = free.get(timeout=0.05)
+                            break
+                        except queue.Empty:
+                            continue
+                    want = min(len(buffer), left)
+                    got = self._fill(memoryview(buffer)[:want])
+                    filled.put((buffer, got))
+                    left -= got
+                    if got < want:
+                        filled.put(_SHORT)
+                        return
+                filled.put(_TRAILING if self._fill(memoryview(bytearray(1))) else _DONE)
+            except BaseException as error:  # handed to the verifying thread
+                filled.put(_Raised(error))
+
+        thread = threading.Thread(target=pump, name="bid-verify-read", daemon=True)
+        thread.start()
+        index = size = 0
+        try:
+            while True:
+                item = filled.get()
+                if item is _DONE:
+                    break
+                if item is _SHORT:
+                    raise envelope.EnvelopeError("truncated", f"the body ends after {index} of {count} chunks")
+                if item is _TRAILING:
+                    raise envelope.EnvelopeError("truncated", "trailing bytes after the last chunk")
+                if isinstance(item, _Raised):
+                    raise item.error
+                buffer, got = item
+                view, at = memoryview(buffer), 0
+                while at < got:
+                    want = unit if index < count - 1 else header.size - (count - 1) * header.chunk_size + envelope.TAG_SIZE
+                    if got - at < want:
+                        break  # a partial chunk: the body ended early, _SHORT follows
+                    size += verify(index, view[at : at + want])
+                    at += want
+                    index += 1
+                free.put(buffer)
+        finally:
+            stop.set()
+            thread.join()
+        return size
+
+
+def verify_stream(stream: SealedStream, data_key: bytes) -> int:
+    """What decides a bid at the opening: every chunk of the stream's body authenticated (SealedStream.verify)."""
+    return stream.verify(data_key)
+
+
 def verify_object(store: ObjectStore, source_key: str, data_key: bytes) -> tuple[envelope.Header, int]:
-    """Decrypts the sealed bid at `source_key` as a stream and checks every chunk, keeping nothing: what decides
-    the bid at the opening. Reading and decrypting overlap; memory is a few VERIFY_READ_SIZE buffers whatever the
-    size.
-    Returns (header, plaintext size). EnvelopeError (wrong_key, tampered, truncated, not_sealed) and the store's
-    errors propagate."""
-    feed, release = _ciphertext(store, source_key, VERIFY_READ_SIZE)
+    """(header, plaintext size) of the sealed bid at `source_key`, every chunk authenticated, nothing kept."""
+    stream = SealedStream(store, source_key)
     try:
-        header, size = envelope.verify_envelope(feed, data_key)
+        return stream.header(), verify_stream(stream, data_key)
     finally:
-        release()
-    if size != header.size:
-        raise envelope.EnvelopeError("truncated", "the plaintext is not the header's size")
-    return header, size
+        stream.close()
 
 
 def decrypt_object(store: ObjectStore, source_key: str, target_key: str, data_key: bytes) -> tuple[envelope.Header, int, str]:
@@ -374,16 +431,6 @@ def decrypt_object(store: ObjectStore, source_key: str, target_key: str, data_ke
     finally:
         release()
     return header, stored.size, stored.sha256
-
-
-def _stored_header(store: ObjectStore, key: str) -> envelope.Header:
-    """The envelope header as stored: one ranged read of at most MAX_PREFIX bytes."""
-    pieces = store.iter_chunks(key, chunk_size=envelope.MAX_PREFIX, length=envelope.MAX_PREFIX)
-    try:
-        head = b"".join(pieces)
-    finally:
-        pieces.close()
-    return envelope.read_header(io.BytesIO(head).read)
 
 
 def _receipt(bid: Bid) -> dict:
@@ -462,30 +509,32 @@ def _open_bid(bid: Bid, *, key_for: Callable[[envelope.Header], bytes], actor, v
     """The one decryption path, for the bidder's data key and for the rescue key. `key_for(header)` gives the data
     key or raises DomainError (nothing changes). Failures of the stored bid are decided by fault.
 
-    The request verifies every chunk (verify_object) and so decides the bid; the opened file is then written by a
-    worker (store_opened_file), which keeps the opening as fast as reading the bid, whatever its size."""
+    One read of the stored bid: its header is checked, then every chunk verified (SealedStream), which decides the
+    bid; the opened file is written afterwards by a worker (store_opened_file), so the opening goes as fast as
+    reading the bid, whatever its size."""
     store = get_store()
     try:
         try:
-            header = _stored_header(store, bid.object_key)
-        except envelope.EnvelopeError as error:
-            raise _Failure.of(error) from None
+            stream = SealedStream(store, bid.object_key)
         except ObjectMissing:
             raise _Failure("missing", "存储中找不到投标文件", "the stored bid is missing") from None
-        if header.digest.hex() != bid.header_sha256:
-            raise _Failure("tampered", "信封头与递交时不一致", "the envelope header differs from the one submitted")
-        data_key = key_for(header)
-        try:  # the header names neither lot nor bidder: with the data key, prove it was sealed for these
-            envelope.check_binding(header, data_key, bid.lot.transaction_code, bid.bidder.credit_code)
-        except envelope.EnvelopeError as error:
-            raise _Failure.of(error) from None
-        _accept_key(bid, now)
-        try:
-            _, size = verify_object(store, bid.object_key, data_key)
-        except envelope.EnvelopeError as error:
-            raise _Failure.of(error) from None
-        except ObjectMissing:
-            raise _Failure("missing", "存储中找不到投标文件", "the stored bid is missing") from None
+        with contextlib.closing(stream):
+            try:
+                header = stream.header()
+            except envelope.EnvelopeError as error:
+                raise _Failure.of(error) from None
+            if header.digest.hex() != bid.header_sha256:
+                raise _Failure("tampered", "信封头与递交时不一致", "the envelope header differs from the one submitted")
+            data_key = key_for(header)
+            try:  # the header names neither lot nor bidder: with the data key, prove it was sealed for these
+                envelope.check_binding(header, data_key, bid.lot.transaction_code, bid.bidder.credit_code)
+            except envelope.EnvelopeError as error:
+                raise _Failure.of(error) from None
+            _accept_key(bid, now)
+            try:
+                size = verify_stream(stream, data_key)
+            except envelope.EnvelopeError as error:
+                raise _Failure.of(error) from None
     except _Failure as failure:
         raise _decide_failure(store, bid, failure, actor=actor, via=via, now=now) from None
     except StoreUnavailable:
@@ -513,7 +562,7 @@ def _open_bid(bid: Bid, *, key_for: Callable[[envelope.Header], bytes], actor, v
             )
             push_to_orgs([bid.bidder_id], {"type": "bid_decrypted", "lot": bid.lot_id, "bid": str(bid.pk)})
     if updated == 1:
-        _store_soon(bid.pk)  # called outside any transaction (services run in autocommit): the row is committed
+        _store_soon(bid.pk)
     bid.refresh_from_db()
     if updated != 1:  # decided meanwhile (the window closed, or another request opened it first)
         raise _not_decryptable(bid)

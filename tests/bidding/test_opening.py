@@ -429,14 +429,14 @@ def test_a_decryption_still_running_when_the_window_ends_is_waited_for(parties, 
     opened = open_lot(parties, tmp_path, count=3)
     one = opened.kits[0]
     deadline = opened.opening.decryption_deadline
-    real, during = opening_services.verify_object, {}
+    real, during = opening_services.verify_stream, {}
 
     def outlasting_the_window(*args, **kwargs):
         result = real(*args, **kwargs)
         during["closed"] = opening_services.openings_sweep(now=deadline)  # the sweep runs meanwhile
         return result
 
-    monkeypatch.setattr(opening_services, "verify_object", outlasting_the_window)
+    monkeypatch.setattr(opening_services, "verify_stream", outlasting_the_window)
     with time_machine.travel(deadline - timedelta(seconds=1), tick=False):
         sign_in(opened, one)
         response = decrypt(opened, one)
@@ -459,7 +459,7 @@ def test_a_decryption_that_never_finishes_counts_as_withdrawn_not_revoked(partie
     def worker_killed(*args, **kwargs):
         raise RuntimeError("worker killed mid-decryption")
 
-    monkeypatch.setattr(opening_services, "verify_object", worker_killed)
+    monkeypatch.setattr(opening_services, "verify_stream", worker_killed)
     with time_machine.travel(deadline - timedelta(minutes=1), tick=False):
         sign_in(opened, one)
         with pytest.raises(RuntimeError):

@@ -181,3 +181,36 @@ def test_the_store_down_during_decryption_is_a_503_that_changes_nothing(parties,
         assert state() == before
         assert decrypt(opened, one, data_key).status_code == 200  # the bidder tries again once the store is back
     assert Bid.objects.get(pk=opened.bid(one).pk).status == "decrypted"
+
+
+@pytest.mark.django_db
+def test_the_store_failing_in_the_middle_of_the_verification_is_a_503_and_decides_nothing(parties, tmp_path, monkeypatch):
+    from trading.objectstore import StoreUnavailable
+
+    opened = open_lot(parties, tmp_path, count=3, extra=PADDING, seal_kw=SMALL_CHUNKS)
+    one = opened.kits[0]
+    store = get_store()
+    real_open = type(store).open_reader
+
+    def flaky_open(self, key):
+        reader = real_open(self, key)
+        real_readinto, served = reader.readinto, [0]
+
+        def readinto(buffer):
+            if served[0] > 100_000:  # past the header and a chunk or so
+                raise StoreUnavailable("connection reset")
+            n = real_readinto(buffer)
+            served[0] += n
+            return n
+
+        reader.readinto = readinto
+        return reader
+
+    monkeypatch.setattr(type(store), "open_reader", flaky_open)
+    with time_machine.travel(opened.open_at, tick=False):
+        sign_in(opened, one)
+        response = decrypt(opened, one)
+        assert (response.status_code, response.json()["code"]) == (503, "store_unavailable")
+        assert opened.bid(one).status == "submitted"  # neither revoked nor withdrawn: nobody's fault is decided
+        monkeypatch.undo()
+        assert decrypt(opened, one).status_code == 200
