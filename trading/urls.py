@@ -21,6 +21,7 @@ api = [
     path("", include("notices.urls")),
     path("", include("bidding.urls")),
     path("", include("experts.urls")),
+    path("", include("evaluation.urls")),
     path("audit/", include("audit.urls")),
     *router.urls,
 ]
