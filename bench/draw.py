@@ -1,6 +1,6 @@
 """The expert draw on PostgreSQL: a pool of 100,000 experts, avoidance against 50 bidders, target < 100 ms.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/h4bbench .venv/bin/python -m bench.draw     (make bench-draw)
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/trading_bench .venv/bin/python -m bench.draw     (make bench-draw)
 
 The database named by DATABASE_URL is DROPPED and re-created (its name must contain "bench"), migrated and
 seeded with bulk inserts (untimed): the specialty tree, the pool (employers, specialties, penalties, declared
@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
 TARGET_MS = 100.0
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/h4bbench"
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/trading_bench"
 
 
 def log(message: str) -> None:
