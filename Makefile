@@ -58,3 +58,9 @@ SIZE ?= 1G
 .PHONY: bench
 bench: $(VENV)/.test
 	$(PY) -m bench.bids --size $(SIZE) $(ARGS)
+
+# Expert draw on PostgreSQL: 100,000 experts, 50 bidders (bench/draw.py; results in docs/performance.md).
+# The database in BENCH_DATABASE_URL (default trading_bench) is dropped and re-created: its name must contain "bench".
+.PHONY: bench-draw
+bench-draw: $(VENV)/.test
+	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/trading_bench} $(TEST_ENV) $(PY) -m bench.draw $(ARGS)

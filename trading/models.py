@@ -89,6 +89,13 @@ class RuleSet(models.Model):
     # 法37: the committee has at least 5 members, an odd number, experts at least two thirds.
     committee_min_size = models.PositiveSmallIntegerField("评标委员会最少人数", default=5)
     committee_expert_ratio = models.DecimalField("专家最低占比", max_digits=5, decimal_places=4, default=Decimal("0.6667"))
+    # 法37, 评标规定9: the committee's total (experts + tenderee representatives) is an odd number (五人以上单数).
+    committee_odd_size = models.BooleanField("评标委员会人数须为单数", default=True)
+    # 专家办法 (评标专家和评标专家库管理办法) and the regional expert-pool rule (rotation, 避免专家频繁参评): an expert
+    # confirmed on `expert_draw_limit` committees within the last `expert_draw_period_days` days is not drawn again.
+    # The defaults are local practice values: set them to the region's rule.
+    expert_draw_limit = models.PositiveSmallIntegerField("周期内专家参评次数上限", default=4)
+    expert_draw_period_days = models.PositiveSmallIntegerField("专家参评次数统计周期（天）", default=30)
     # 条例53: at most 3 ranked candidates.
     max_candidates = models.PositiveSmallIntegerField("中标候选人最多人数", default=3)
     # 条例54: candidates published within 3 days of the report, publicity at least 3 days,
@@ -146,6 +153,17 @@ class TenderProject(models.Model):
         Organisation, verbose_name="招标代理机构", null=True, blank=True, on_delete=models.PROTECT, related_name="agency_projects"
     )
     rule_set = models.ForeignKey(RuleSet, verbose_name="程序类型", on_delete=models.PROTECT)
+    # 评标规定12: staff of the project's supervising department may not sit on its committee; the draw avoids
+    # experts employed there. An organisation of kind "supervisor".
+    supervising_department = models.ForeignKey(
+        Organisation,
+        verbose_name="行政监督部门",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="supervised_projects",
+        limit_choices_to={"kind": OrganisationKind.SUPERVISOR},
+    )
     region_code = models.CharField("行政区划代码", max_length=6)
     funding_source = models.CharField("资金来源", max_length=100, blank=True)
     description = models.TextField("项目概况", blank=True)

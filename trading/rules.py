@@ -170,3 +170,50 @@ def enough_bids(rules: RuleSet, count: int) -> bool:
 def publicity_end(rules: RuleSet, *, start: datetime) -> datetime:
     """条例54: candidates are publicised for at least 3 days."""
     return end_of_period(rules, start, rules.publicity_min_days)
+
+
+# --- The evaluation committee: 法37, 条例46, 评标规定9 ------------------------------------------------
+
+
+def committee_breaches(rules: RuleSet, *, experts: int, tenderee_reps: int) -> list[Breach]:
+    """法37 / 评标规定9: at least 5 members, an odd number, technical and economic experts at least two thirds.
+
+    The ratio is stored to four decimals (0.6667 for 2/3), so the experts' share is compared after rounding it to
+    four decimals as well: 6 experts of 9 (0.66666…) is two thirds and passes, 5 of 8 (0.625) does not.
+    """
+    total = experts + tenderee_reps
+    breaches = []
+    if total < rules.committee_min_size:
+        breaches.append(
+            Breach(
+                "committee_too_small",
+                "法37",
+                f"评标委员会成员人数应为{rules.committee_min_size}人以上（现为{total}人）",
+                f"The committee needs at least {rules.committee_min_size} members (it has {total})",
+            )
+        )
+    if rules.committee_odd_size and total % 2 == 0:
+        breaches.append(
+            Breach(
+                "committee_size_even",
+                "法37",
+                f"评标委员会成员人数应为单数（现为{total}人）",
+                f"The committee must have an odd number of members (it has {total})",
+            )
+        )
+    share = (Decimal(experts) / Decimal(total)).quantize(Decimal("0.0001")) if total else Decimal(0)
+    if share < rules.committee_expert_ratio:
+        breaches.append(
+            Breach(
+                "committee_too_few_experts",
+                "法37",
+                f"技术、经济等方面的专家不得少于成员总数的三分之二（专家{experts}人，共{total}人）",
+                f"Technical and economic experts must be at least two thirds of the members ({experts} of {total})",
+            )
+        )
+    return breaches
+
+
+def draw_limit_since(rules: RuleSet, *, now: datetime) -> datetime:
+    """专家办法 / regional rule: the start of the period over which an expert's committees are counted."""
+    return now - timedelta(days=rules.expert_draw_period_days)

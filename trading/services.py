@@ -124,10 +124,18 @@ def project_create(
     tenderee: Organisation | None = None,
     funding_source: str = "",
     description: str = "",
+    supervising_department: Organisation | None = None,
     now: datetime | None = None,
 ) -> TenderProject:
     require_role(actor, *TENDEREE_SIDE)
     require_org(actor)
+    if supervising_department is not None and supervising_department.kind != Organisation.Kind.SUPERVISOR:
+        raise DomainError(
+            "not_a_supervisor",
+            "行政监督部门须为监督部门类单位",
+            "The supervising department must be a supervisor",
+            status_code=400,
+        )
     if actor.role == Role.AGENCY:
         if tenderee is None or tenderee.kind != Organisation.Kind.TENDEREE:
             raise DomainError(
@@ -145,6 +153,7 @@ def project_create(
         region_code=region_code,
         funding_source=funding_source,
         description=description,
+        supervising_department=supervising_department,
         created_by=actor,
     )
     audit_record(action="project.created", actor=actor, obj=project, after={"code": code, "name": name}, now=_now(now))
@@ -773,4 +782,7 @@ def sweep_deadlines(*, now: datetime | None = None, batch: int = 200) -> dict:
                 continue
             moved["awarded"] += 1
     openings_sweep(now=now, batch=batch)  # decryption windows that have ended (bidding/services/opening.py)
+    from evaluation.services import draws_sweep
+
+    draws_sweep(now=now, batch=batch)  # unanswered committee invitations (evaluation/services.py)
     return moved

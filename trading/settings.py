@@ -237,3 +237,6 @@ LOGGING = {
 
 # TrueType CJK font embedded in generated PDFs (the opening record); Debian package fonts-wqy-zenhei.
 PDF_CJK_FONT = env_str("PDF_CJK_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+
+# How drawn experts are notified (evaluation/notify.py): a dotted path to a class with send(expert, message).
+EXPERT_NOTIFIER = env_str("EXPERT_NOTIFIER", "evaluation.notify.ConsoleNotifier")

@@ -20,6 +20,8 @@ api = [
     path("auth/me/", views.MeView.as_view(), name="me"),
     path("", include("notices.urls")),
     path("", include("bidding.urls")),
+    path("", include("experts.urls")),
+    path("", include("evaluation.urls")),
     path("audit/", include("audit.urls")),
     *router.urls,
 ]

@@ -30,7 +30,7 @@ from bidding import envelope
 from bidding import services as bidding
 from bidding.services import bids as bid_services
 from bidding.services import opening as opening_services
-from experts.models import Expert, Specialty
+from experts.models import Expert, Specialty, parent_code
 from trading import rules, services
 from trading.codes import credit_code_check_char
 from trading.models import Lot, Organisation, Role, RuleSet, User
@@ -143,25 +143,63 @@ class Command(BaseCommand):
                 name=name, credit_code=credit_code("91", 10 + i), kind="bidder", region_code="450100"
             )
             self.bidders.append(self._user(f"bidder{i}", Role.BIDDER, org, f"投标经办{i}"))
+        self._experts()
+
+    def _experts(self):
+        """The demo pool: several specialties each, employers with valid credit codes (two of them employed by
+        bidders, one with a declared interest in a bidder), one suspended, one blacklisted, some unavailability."""
         specialties = {}
         for code, name in SPECIALTIES:
-            specialties[code] = Specialty.objects.create(
-                code=code, name=name, parent=specialties.get(code[:3]) if len(code) > 3 else None
-            )
+            specialties[code] = Specialty.objects.create(code=code, name=name, parent=specialties.get(parent_code(code)))
         leaves = [
             s
             for s in specialties.values()
-            if len(s.code) > 3 or s.code.startswith("A03") or s.code.startswith("A04") or s.code.startswith("B")
+            if not any(o.code != s.code and o.code.startswith(s.code) for o in specialties.values())
         ]
+        bidder_codes = [b.organisation.credit_code for b in self.bidders]
+        experts = []
         for i, name in enumerate(EXPERT_NAMES, start=1):
-            employer = Organisation.objects.create(
-                name=f"{name}所在单位（演示）", credit_code=credit_code("91", 100 + i), kind="other", region_code="450100"
-            )
+            if i in (3, 4):  # employed by a bidder: the draw must avoid them on lots that bidder bids for
+                employer = self.bidders[i - 3].organisation
+            else:
+                employer = Organisation.objects.create(
+                    name=f"{name}所在单位（演示）", credit_code=credit_code("91", 100 + i), kind="other", region_code="450100"
+                )
+            employer_name, employer_code = employer.name, employer.credit_code
             user = self._user(f"expert{i:02d}", Role.EXPERT, employer, name)
             expert = Expert.objects.create(
-                user=user, name=name, employer=employer, title="高级工程师" if i % 3 else "正高级工程师", region_code="450100"
+                user=user,
+                number=f"DEMO-{i:04d}",
+                name=name,
+                title="高级工程师" if i % 3 else "正高级工程师",
+                practice_years=8 + (i * 5) % 23,
+                region_code="450102" if i % 2 else "450103",
+                employer_name=employer_name,
+                employer_credit_code=employer_code,
+                phone=f"139{i:08d}",
+                email=f"expert{i:02d}@example.com",
             )
-            expert.specialties.add(leaves[i % len(leaves)], leaves[(i * 7) % len(leaves)])
+            expert.specialties.add(*{leaves[i % len(leaves)], leaves[(i * 7) % len(leaves)], leaves[(i * 3) % len(leaves)]})
+            experts.append(expert)
+        from experts import services as pool
+
+        now = timezone.now()
+        pool.interest_create(
+            expert=experts[4],
+            actor=self.staff,
+            kind="former_employer",
+            organisation_credit_code=bidder_codes[2],
+            note="两年内离职",
+        )
+        pool.expert_suspend(
+            expert=experts[5], actor=self.staff, reason="无正当理由两次拒绝参加评标", until=(now + timedelta(days=90)).date()
+        )
+        pool.expert_blacklist(expert=experts[6], actor=self.staff, reason="评标中收受投标人财物（评标规定12）")
+        for k, expert in enumerate(experts[7:10]):
+            start = now + timedelta(days=1 + k)
+            pool.unavailability_create(
+                expert=expert, actor=expert.user, start=start, end=start + timedelta(days=7), reason="出差"
+            )
 
     def _lot(self, name, *, actor=None, price="12000000"):
         actor = actor or self.tenderee

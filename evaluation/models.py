@@ -1,0 +1,193 @@
+"""The evaluation committee (评标委员会): venues, the draw request, the draw and the drawn experts.
+
+The draw is specified in docs/experts.md ("Draw"); evaluation/draw_random.py is its pure core and
+evaluation/services.py its only writer.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Venue(models.Model):
+    """An evaluation venue: the main centre (主场) or a secondary centre (副场) of a remote evaluation."""
+
+    class Kind(models.TextChoices):
+        MAIN = "main", "主场"
+        SECONDARY = "secondary", "副场"
+
+    name = models.CharField("名称", max_length=100, unique=True)
+    kind = models.CharField("类型", max_length=20, choices=Kind.choices)
+    seats = models.PositiveSmallIntegerField("评标席位数")
+    region_code = models.CharField("行政区划代码", max_length=6, blank=True)
+    active = models.BooleanField("启用", default=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "评标场地"
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["main", "secondary"]), name="venue_kind_valid"),
+            models.CheckConstraint(condition=Q(seats__gt=0), name="venue_has_seats"),
+        ]
+
+    def __str__(self):
+        return f"{self.name}（{self.get_kind_display()}）"
+
+
+class DrawRequest(models.Model):
+    """专家抽取申请 for one lot: what to draw, where the committee sits, when, and whom staff exclude."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "待抽取"
+        DRAWN = "drawn", "已抽取，待确认"
+        FIXED = "fixed", "委员会已组成"
+        CANCELLED = "cancelled", "已取消"
+
+    lot = models.ForeignKey("trading.Lot", verbose_name="标段", on_delete=models.PROTECT, related_name="draw_requests")
+    status = models.CharField("状态", max_length=20, choices=Status.choices, default=Status.PENDING)
+    backups_per_line = models.PositiveSmallIntegerField("每个专业备选人数", default=2)
+    tenderee_reps = models.PositiveSmallIntegerField("招标人代表人数", default=0)
+    window_start = models.DateTimeField("评标开始时间")
+    window_end = models.DateTimeField("评标结束时间")
+    response_minutes = models.PositiveSmallIntegerField("专家答复时限（分钟）", default=30)
+    # Staff exclusions: employers (credit codes) and experts (ids) that may not sit, with the reason.
+    excluded_employers = models.JSONField("回避单位（统一社会信用代码）", default=list, blank=True)
+    excluded_experts = models.JSONField("回避专家（编号）", default=list, blank=True)
+    exclusion_note = models.TextField("回避说明", blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField("申请时间")
+    fixed_at = models.DateTimeField("委员会组成时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "专家抽取申请"
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "drawn", "fixed", "cancelled"]), name="draw_request_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(window_end__gt=models.F("window_start")), name="draw_window_positive"),
+            models.CheckConstraint(condition=Q(response_minutes__gt=0), name="draw_response_minutes_positive"),
+            # One committee per lot: at most one request that is not cancelled.
+            models.UniqueConstraint(fields=["lot"], condition=~Q(status="cancelled"), name="one_live_draw_request_per_lot"),
+        ]
+        indexes = [models.Index(fields=["window_start", "window_end"], name="draw_request_window_idx")]
+
+    def __str__(self):
+        return f"抽取申请 #{self.pk} {self.lot_id}"
+
+
+class DrawLine(models.Model):
+    """A specialty line: `count` experts whose specialty code starts with `specialty_code` (A08 matches A0801)."""
+
+    request = models.ForeignKey(DrawRequest, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField("序号")
+    specialty_code = models.CharField("专业代码", max_length=20)
+    count = models.PositiveSmallIntegerField("抽取人数")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "抽取专业"
+        ordering = ["request", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "position"], name="draw_line_position_unique"),
+            models.UniqueConstraint(fields=["request", "specialty_code"], name="draw_line_specialty_unique"),
+            models.CheckConstraint(condition=Q(count__gt=0), name="draw_line_count_positive"),
+        ]
+
+
+class DrawVenue(models.Model):
+    """The seats a request books at one venue."""
+
+    request = models.ForeignKey(DrawRequest, on_delete=models.CASCADE, related_name="venues")
+    venue = models.ForeignKey(Venue, on_delete=models.PROTECT, related_name="+")
+    seats = models.PositiveSmallIntegerField("席位数")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "评标场地席位"
+        ordering = ["request", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "venue"], name="draw_venue_unique"),
+            models.CheckConstraint(condition=Q(seats__gt=0), name="draw_venue_seats_positive"),
+        ]
+
+
+class Draw(models.Model):
+    """The draw of one request. Its id is the request's id (it enters the commitment).
+
+    `seed_sealed` keeps the seed (trading/sealing.py, purpose "expert-draw") until the committee is fixed; then
+    `seed` is written in clear and the seed is in the audit trail. `snapshot` is the exact byte string
+    whose SHA-256 is `snapshot_sha256` (evaluation/draw_random.py, encode_snapshot).
+    """
+
+    request = models.OneToOneField(DrawRequest, primary_key=True, on_delete=models.PROTECT, related_name="draw")
+    commitment = models.CharField("种子承诺值（SHA-256）", max_length=64)
+    seed_sealed = models.BinaryField()
+    seed = models.CharField("随机种子（公开后）", max_length=64, blank=True)
+    snapshot = models.BinaryField("符合条件的专家名单快照")
+    snapshot_sha256 = models.CharField("名单快照 SHA-256", max_length=64)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField("抽取时间")
+    revealed_at = models.DateTimeField("种子公开时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "专家抽取"
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(seed="") & Q(revealed_at__isnull=True)) | (~Q(seed="") & Q(revealed_at__isnull=False)),
+                name="draw_seed_revealed_consistent",
+            )
+        ]
+
+
+class MemberStatus(models.TextChoices):
+    BACKUP = "backup", "备选"
+    INVITED = "invited", "已通知，待确认"
+    CONFIRMED = "confirmed", "已确认"
+    DECLINED = "declined", "已拒绝"
+    TIMED_OUT = "timed_out", "超时未答复"
+    REPLACED = "replaced", "已被替换"
+    SKIPPED = "skipped", "已跳过"
+
+
+SEATED = (MemberStatus.INVITED, MemberStatus.CONFIRMED)
+
+
+class DrawnExpert(models.Model):
+    """One item of a line's stream: a member (invited → confirmed), a backup, or a skipped item, with its position."""
+
+    Status = MemberStatus
+
+    draw = models.ForeignKey(Draw, on_delete=models.PROTECT, related_name="members")
+    line = models.ForeignKey(DrawLine, on_delete=models.PROTECT, related_name="members")
+    position = models.PositiveIntegerField("抽取序位")
+    expert = models.ForeignKey("experts.Expert", on_delete=models.PROTECT, related_name="committee_seats")
+    status = models.CharField("状态", max_length=20, choices=MemberStatus.choices)
+    venue = models.ForeignKey(Venue, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    seat = models.PositiveSmallIntegerField("席位号", null=True, blank=True)
+    invited_at = models.DateTimeField("通知时间", null=True, blank=True)
+    respond_by = models.DateTimeField("答复截止", null=True, blank=True)
+    responded_at = models.DateTimeField("答复时间", null=True, blank=True)
+    reason = models.CharField("说明", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "抽取结果"
+        ordering = ["draw", "line", "position"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=[s.value for s in MemberStatus]), name="drawn_expert_status_valid"),
+            models.UniqueConstraint(fields=["line", "position"], name="drawn_expert_position_unique"),
+            # An expert sits at most once per committee (a skipped item may repeat an expert of another line).
+            models.UniqueConstraint(fields=["draw", "expert"], condition=~Q(status="skipped"), name="drawn_expert_once"),
+            models.UniqueConstraint(
+                fields=["draw", "venue", "seat"],
+                condition=Q(status__in=["invited", "confirmed"]),
+                name="drawn_expert_seat_unique",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["invited", "confirmed"])
+                | Q(venue__isnull=False, seat__isnull=False, respond_by__isnull=False),
+                name="drawn_expert_seated_has_seat",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["expert", "status"], name="drawn_expert_busy_idx"),
+            models.Index(fields=["status", "respond_by"], name="drawn_expert_due_idx"),
+        ]

@@ -1,0 +1,232 @@
+"""HTTP for the expert draw: thin views over evaluation/services.py; querysets scoped by evaluation/selectors.py."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from evaluation import services
+from evaluation.models import DrawnExpert, DrawRequest, Venue
+from evaluation.selectors import WATCHERS, draw_requests_visible_to, members_visible_to
+from trading.api import validated
+from trading.selectors import lots_visible_to
+
+# --- Serializers (shapes only; the rules are in the services) -----------------------------------------------------
+
+
+class LineInSerializer(serializers.Serializer):
+    specialty_code = serializers.CharField(max_length=20)
+    count = serializers.IntegerField(min_value=1, max_value=50)
+
+
+class VenueInSerializer(serializers.Serializer):
+    venue = serializers.PrimaryKeyRelatedField(queryset=Venue.objects.all())
+    seats = serializers.IntegerField(min_value=1, max_value=200)
+
+
+class DrawRequestCreateSerializer(serializers.Serializer):
+    lot = serializers.IntegerField()
+    lines = LineInSerializer(many=True)
+    venues = VenueInSerializer(many=True)
+    window_start = serializers.DateTimeField()
+    window_end = serializers.DateTimeField()
+    backups_per_line = serializers.IntegerField(min_value=0, max_value=20, default=2)
+    tenderee_reps = serializers.IntegerField(min_value=0, max_value=20, default=0)
+    response_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, default=30)
+    excluded_employers = serializers.ListField(child=serializers.CharField(max_length=18), default=list)
+    excluded_experts = serializers.ListField(child=serializers.IntegerField(), default=list)
+    exclusion_note = serializers.CharField(allow_blank=True, default="")
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+class OptionalReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(allow_blank=True, default="")
+
+
+class VenueSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Venue
+        fields = ["id", "name", "kind", "seats", "region_code", "active"]
+
+
+class DrawRequestSerializer(serializers.ModelSerializer):
+    lines = serializers.SerializerMethodField()
+    venues = serializers.SerializerMethodField()
+    draw = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DrawRequest
+        fields = [
+            "id",
+            "lot",
+            "status",
+            "lines",
+            "backups_per_line",
+            "tenderee_reps",
+            "venues",
+            "window_start",
+            "window_end",
+            "response_minutes",
+            "excluded_employers",
+            "excluded_experts",
+            "exclusion_note",
+            "created_at",
+            "fixed_at",
+            "draw",
+        ]
+
+    def get_lines(self, obj) -> list[dict]:
+        return [{"specialty_code": line.specialty_code, "count": line.count} for line in obj.lines.all()]
+
+    def get_venues(self, obj) -> list[dict]:
+        return [{"venue": b.venue_id, "name": b.venue.name, "kind": b.venue.kind, "seats": b.seats} for b in obj.venues.all()]
+
+    def get_draw(self, obj) -> dict | None:
+        draw = getattr(obj, "draw", None)
+        if draw is None:
+            return None
+        return {
+            "id": draw.pk,
+            "commitment": draw.commitment,
+            "snapshot_sha256": draw.snapshot_sha256,
+            "created_at": draw.created_at,
+            "seed": draw.seed or None,
+            "revealed_at": draw.revealed_at,
+        }
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    """What staff and supervisors see."""
+
+    expert_name = serializers.CharField(source="expert.name")
+    specialty_code = serializers.CharField(source="line.specialty_code")
+    request = serializers.IntegerField(source="draw.request_id")
+    lot = serializers.IntegerField(source="draw.request.lot_id")
+
+    class Meta:
+        model = DrawnExpert
+        fields = [
+            "id",
+            "request",
+            "lot",
+            "specialty_code",
+            "position",
+            "expert",
+            "expert_name",
+            "status",
+            "venue",
+            "seat",
+            "invited_at",
+            "respond_by",
+            "responded_at",
+            "reason",
+        ]
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    """What the expert sees of their own invitation: when, where, by when to answer. Not the lot, not the others."""
+
+    venue_name = serializers.CharField(source="venue.name", default=None)
+    window_start = serializers.DateTimeField(source="draw.request.window_start")
+    window_end = serializers.DateTimeField(source="draw.request.window_end")
+
+    class Meta:
+        model = DrawnExpert
+        fields = [
+            "id",
+            "status",
+            "venue",
+            "venue_name",
+            "seat",
+            "window_start",
+            "window_end",
+            "invited_at",
+            "respond_by",
+            "responded_at",
+        ]
+
+
+# --- Views ---------------------------------------------------------------------------------------------------------
+
+
+class VenueViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = VenueSerializer
+
+    def get_queryset(self):
+        user = self.request.user
+        return Venue.objects.all() if user.is_authenticated and user.role in WATCHERS else Venue.objects.none()
+
+
+class DrawRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """专家抽取申请: staff create and run; staff and supervisors read. Nobody else sees that they exist."""
+
+    serializer_class = DrawRequestSerializer
+    filterset_fields = ["lot", "status"]
+
+    def get_queryset(self):
+        return draw_requests_visible_to(self.request.user)
+
+    @extend_schema(request=DrawRequestCreateSerializer, responses=DrawRequestSerializer)
+    def create(self, request):
+        data = validated(DrawRequestCreateSerializer, request)
+        lot = get_object_or_404(lots_visible_to(request.user), pk=data.pop("lot"))
+        draw_request = services.draw_request_create(lot=lot, actor=request.user, **data)
+        return Response(DrawRequestSerializer(draw_request).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=DrawRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def run(self, request, pk=None):
+        services.draw_run(request=self.get_object(), actor=request.user)
+        return Response(DrawRequestSerializer(self.get_queryset().get(pk=pk)).data)
+
+    @extend_schema(request=ReasonSerializer, responses=DrawRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        reason = validated(ReasonSerializer, request)["reason"]
+        return Response(
+            DrawRequestSerializer(services.draw_request_cancel(request=self.get_object(), actor=request.user, reason=reason)).data
+        )
+
+    @extend_schema(responses=MemberSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def members(self, request, pk=None):
+        rows = members_visible_to(request.user).filter(draw__request=self.get_object())
+        return Response(MemberSerializer(rows, many=True).data)
+
+
+class CommitteeMemberViewSet(viewsets.ReadOnlyModelViewSet):
+    """Drawn experts. Staff and supervisors see every row with names; an expert sees their own invitations only."""
+
+    filterset_fields = ["status"]
+
+    def get_queryset(self):
+        return members_visible_to(self.request.user)
+
+    def get_serializer_class(self):
+        return MemberSerializer if getattr(self.request.user, "role", None) in WATCHERS else InvitationSerializer
+
+    def _answer(self, request, accept: bool):
+        data = validated(OptionalReasonSerializer, request)
+        member = services.member_respond(member=self.get_object(), actor=request.user, accept=accept, reason=data["reason"])
+        return Response(self.get_serializer_class()(self.get_queryset().get(pk=member.pk)).data)
+
+    @extend_schema(request=OptionalReasonSerializer, responses=InvitationSerializer)
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk=None):
+        return self._answer(request, True)
+
+    @extend_schema(request=ReasonSerializer, responses=InvitationSerializer)
+    @action(detail=True, methods=["post"])
+    def decline(self, request, pk=None):
+        return self._answer(request, False)
+
+    @extend_schema(request=ReasonSerializer, responses=MemberSerializer)
+    @action(detail=True, methods=["post"])
+    def replace(self, request, pk=None):
+        reason = validated(ReasonSerializer, request)["reason"]
+        member = services.member_replace(member=self.get_object(), actor=request.user, reason=reason)
+        return Response(MemberSerializer(self.get_queryset().get(pk=member.pk)).data)
