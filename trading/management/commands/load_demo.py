@@ -30,6 +30,7 @@ from bidding import envelope
 from bidding import services as bidding
 from bidding.services import bids as bid_services
 from bidding.services import opening as opening_services
+from evaluation.models import Venue
 from experts.models import Expert, Specialty, parent_code
 from trading import rules, services
 from trading.codes import credit_code_check_char
@@ -200,6 +201,9 @@ class Command(BaseCommand):
             pool.unavailability_create(
                 expert=expert, actor=expert.user, start=start, end=start + timedelta(days=7), reason="出差"
             )
+        # Where remote evaluations sit: the county centre (主场) and the city centre (副场).
+        Venue.objects.create(name="县公共资源交易中心评标室", kind=Venue.Kind.MAIN, seats=9, region_code="450102")
+        Venue.objects.create(name="市公共资源交易中心远程评标室", kind=Venue.Kind.SECONDARY, seats=6, region_code="450100")
 
     def _lot(self, name, *, actor=None, price="12000000"):
         actor = actor or self.tenderee
