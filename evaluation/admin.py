@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from evaluation.models import DrawRequest, Venue
+from evaluation.models import DrawRequest, EvaluationMethod, Venue
 
 
 @admin.register(Venue)
@@ -15,6 +15,23 @@ class DrawRequestAdmin(admin.ModelAdmin):
 
     list_display = ["id", "lot", "status", "window_start", "window_end", "created_at"]
     list_filter = ["status"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EvaluationMethod)
+class EvaluationMethodAdmin(admin.ModelAdmin):
+    """Read-only: the method is written through evaluation.services (checks, freezing at issue, audit trail)."""
+
+    list_display = ["id", "lot", "kind", "technical_weight", "commercial_weight", "price_weight", "price_formula", "updated_at"]
+    list_filter = ["kind", "price_formula"]
 
     def has_add_permission(self, request):
         return False

@@ -1,8 +1,11 @@
-"""The evaluation committee (评标委员会): venues, the draw request, the draw and the drawn experts.
+"""The evaluation committee (评标委员会): venues, the draw request, the draw and the drawn experts; and the lot's
+evaluation method (评标办法) with its criteria (docs/evaluation.md, "Method and formulas").
 
 The draw is specified in docs/experts.md ("Draw"); evaluation/draw_random.py is its pure core and
 evaluation/services.py its only writer.
 """
+
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -191,3 +194,117 @@ class DrawnExpert(models.Model):
             models.Index(fields=["expert", "status"], name="drawn_expert_busy_idx"),
             models.Index(fields=["status", "respond_by"], name="drawn_expert_due_idx"),
         ]
+
+
+# --- The evaluation method (评标办法) of a lot: part of the tender documents ---------------------------------------
+
+
+class EvaluationKind(models.TextChoices):
+    # 评标规定34-36: scored technical and commercial criteria plus a price score.
+    COMPREHENSIVE = "comprehensive", "综合评估法"
+    # 评标规定30-33: pass/fail reviews, then the lowest evaluated price.
+    LOWEST_PRICE = "lowest_price", "经评审的最低投标价法"
+
+
+class CriterionStage(models.TextChoices):
+    QUALIFICATION = "qualification", "资格评审"
+    COMPLIANCE = "compliance", "符合性（响应性）评审"
+    TECHNICAL = "technical", "技术评分"
+    COMMERCIAL = "commercial", "商务评分"
+
+
+PASS_FAIL_STAGES = (CriterionStage.QUALIFICATION, CriterionStage.COMPLIANCE)
+SCORED_STAGES = (CriterionStage.TECHNICAL, CriterionStage.COMMERCIAL)
+
+
+class EvaluationMethod(models.Model):
+    """评标办法 of one lot: the method, the weights, the price formula and its coefficients, the aggregation.
+
+    Written in the tender documents and binding on the committee (法40, 条例49): it may change only until the
+    documents are issued (evaluation/services.py, `method_create` / `method_replace`). The price and aggregation
+    parameters are copied from the RuleSet when the method is created (or given explicitly), so a later change of
+    the rule set does not reach a lot whose documents are out. evaluation/formulas.py applies them.
+    """
+
+    Kind = EvaluationKind
+
+    lot = models.OneToOneField("trading.Lot", verbose_name="标段", on_delete=models.PROTECT, related_name="evaluation_method")
+    kind = models.CharField("评标方法", max_length=20, choices=EvaluationKind.choices)
+    # 评标规定35: the factors and their weights are stated in the tender documents. Comprehensive: they sum to 100.
+    # Lowest evaluated price: no scores, all three are 0.
+    technical_weight = models.DecimalField("技术分权重", max_digits=5, decimal_places=2, default=0)
+    commercial_weight = models.DecimalField("商务分权重", max_digits=5, decimal_places=2, default=0)
+    price_weight = models.DecimalField("价格分权重", max_digits=5, decimal_places=2, default=0)
+    # The price formula (comprehensive only; blank for the lowest evaluated price) and its coefficients (RuleSet).
+    price_formula = models.CharField("价格分计算方法", max_length=20, blank=True)
+    price_drop_extremes = models.BooleanField("基准价计算去掉一个最高和一个最低有效报价")
+    price_drop_min_bids = models.PositiveSmallIntegerField("去掉最高最低报价所需最少有效报价数")
+    price_k = models.DecimalField("基准价系数K", max_digits=5, decimal_places=4)
+    price_e_above = models.DecimalField("高于基准价每1%扣分（E1）", max_digits=5, decimal_places=2)
+    price_e_below = models.DecimalField("低于基准价每1%扣分（E2）", max_digits=5, decimal_places=2)
+    score_drop_extremes = models.BooleanField("评分汇总去掉一个最高分和一个最低分")
+    score_drop_min_members = models.PositiveSmallIntegerField("去掉最高最低分所需最少评委人数")
+    note = models.TextField("说明", blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField("创建时间")
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField("修改时间")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "评标办法"
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=[k.value for k in EvaluationKind]), name="method_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(technical_weight__gte=0, commercial_weight__gte=0, price_weight__gte=0),
+                name="method_weights_nonnegative",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="comprehensive", price_formula__in=["benchmark", "lowest"], price_weight__gt=0)
+                    # price = 100 − technical − commercial, written as a ±0.001 band because SQLite keeps decimals as
+                    # floats (33.33 + 33.33 + 33.34); the weights have 2 decimals, so the band admits only equality.
+                    & Q(price_weight__gt=Decimal("99.999") - models.F("technical_weight") - models.F("commercial_weight"))
+                    & Q(price_weight__lt=Decimal("100.001") - models.F("technical_weight") - models.F("commercial_weight"))
+                )
+                | Q(kind="lowest_price", price_formula="", technical_weight=0, commercial_weight=0, price_weight=0),
+                name="method_weights_by_kind",
+            ),
+            models.CheckConstraint(condition=Q(price_drop_min_bids__gte=3), name="method_price_drop_min_bids"),
+            models.CheckConstraint(condition=Q(price_k__gt=0, price_k__lte=1), name="method_price_k_range"),
+            models.CheckConstraint(condition=Q(price_e_above__gte=0, price_e_below__gte=0), name="method_price_e_nonnegative"),
+            models.CheckConstraint(condition=Q(score_drop_min_members__gte=3), name="method_score_drop_min_members"),
+        ]
+
+    def __str__(self):
+        return f"{self.lot_id} {self.get_kind_display()}"
+
+
+class Criterion(models.Model):
+    """One review item or scored factor (评审因素). Pass/fail stages have no maximum; scored stages have one, and the
+    maxima of a stage sum to that stage's weight."""
+
+    Stage = CriterionStage
+
+    method = models.ForeignKey(EvaluationMethod, on_delete=models.CASCADE, related_name="criteria")
+    stage = models.CharField("评审阶段", max_length=20, choices=CriterionStage.choices)
+    position = models.PositiveSmallIntegerField("序号")
+    name = models.CharField("评审因素", max_length=200)
+    max_score = models.DecimalField("分值", max_digits=5, decimal_places=2, null=True, blank=True)
+    guidance = models.TextField("评审标准", blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "评审因素"
+        ordering = ["method", "stage", "position"]
+        constraints = [
+            models.CheckConstraint(condition=Q(stage__in=[s.value for s in CriterionStage]), name="criterion_stage_valid"),
+            models.UniqueConstraint(fields=["method", "stage", "position"], name="criterion_position_unique"),
+            models.CheckConstraint(
+                condition=Q(stage__in=["qualification", "compliance"], max_score__isnull=True)
+                | Q(stage__in=["technical", "commercial"], max_score__isnull=False, max_score__gt=0),
+                name="criterion_max_score_by_stage",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_stage_display()} {self.position}. {self.name}"

@@ -5,10 +5,11 @@ from datetime import datetime
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from evaluation.models import SEATED, DrawnExpert, DrawRequest, MemberStatus
+from evaluation.models import SEATED, DrawnExpert, DrawRequest, EvaluationMethod, MemberStatus
 from experts.models import Expert, ExpertInterest, ExpertStatus, ExpertUnavailability, Specialty
 from trading import rules
 from trading.models import Lot, Role
+from trading.selectors import lots_visible_to
 
 WATCHERS = (Role.STAFF, Role.SUPERVISOR)
 
@@ -182,3 +183,19 @@ def members_visible_to(user) -> QuerySet[DrawnExpert]:
     if user.role == Role.EXPERT:
         return qs.filter(expert__user=user, status__in=SHOWN_TO_EXPERT)
     return qs.none()
+
+
+# --- The evaluation method: part of the tender documents ----------------------------------------------------------
+
+
+def methods_visible_to(user) -> QuerySet[EvaluationMethod]:
+    """The method of every lot the user may see (trading.selectors.lots_visible_to): staff and supervisors all, the
+    tenderee side its own lots (drafts included, nobody else's), bidders and experts the lots whose documents are
+    issued, because the method is published with them."""
+    if not user.is_authenticated:
+        return EvaluationMethod.objects.none()
+    return (
+        EvaluationMethod.objects.filter(lot__in=lots_visible_to(user).values("pk"))
+        .select_related("lot")
+        .prefetch_related("criteria")
+    )

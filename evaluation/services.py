@@ -9,7 +9,9 @@ Every change to a draw's members holds the Draw row's lock, so two answers or an
 never fill one seat twice.
 """
 
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -17,17 +19,32 @@ from django.utils import timezone
 from rest_framework import status
 
 from audit.services import audit_record
-from evaluation import draw_random
-from evaluation.models import SEATED, Draw, DrawLine, DrawnExpert, DrawRequest, DrawVenue, MemberStatus, Venue
+from evaluation import draw_random, formulas
+from evaluation.models import (
+    PASS_FAIL_STAGES,
+    SCORED_STAGES,
+    SEATED,
+    Criterion,
+    CriterionStage,
+    Draw,
+    DrawLine,
+    DrawnExpert,
+    DrawRequest,
+    DrawVenue,
+    EvaluationKind,
+    EvaluationMethod,
+    MemberStatus,
+    Venue,
+)
 from evaluation.notify import Message, notify
 from evaluation.selectors import eligible_ids_by_line, is_eligible
 from experts.models import Expert, Specialty
 from realtime.services import push_to_users
 from trading import rules
-from trading.access import forbidden, require_role
+from trading.access import forbidden, require_role, require_tenderee_side
 from trading.api import DomainError
 from trading.codes import validate_credit_code
-from trading.models import Lot, LotStatus, Role
+from trading.models import Lot, LotStatus, PriceFormula, Review, Role, RuleSet
 from trading.sealing import seal, unseal
 from trading.services import breach_error
 
@@ -592,3 +609,241 @@ def draws_sweep(*, now: datetime | None = None, batch: int = 200) -> int:
             _replace(draw, member, actor=None, now=now)
             done += 1
     return done
+
+
+# --- The evaluation method (评标办法) of a lot -----------------------------------------------------------------------
+# Part of the tender documents: the tenderee side writes it while the lot is being prepared, and it is frozen once the
+# documents are issued (法40, 条例49: the committee evaluates by the method the documents state, and by no other).
+# evaluation/formulas.py applies it; `price_rule` and `aggregation_rule` hand the lot's parameters to the formulas.
+
+# Before the documents are issued (lot_publish sets docs_issued_at and leaves these states).
+METHOD_EDIT_STATES = (LotStatus.DRAFT, LotStatus.REGISTERED, LotStatus.FILED)
+_PARAMETERS = (
+    "price_drop_extremes",
+    "price_drop_min_bids",
+    "price_k",
+    "price_e_above",
+    "price_e_below",
+    "score_drop_extremes",
+    "score_drop_min_members",
+)
+
+
+@dataclass(frozen=True)
+class MethodInput:
+    """What the tenderee side states: the method, the weights, the price formula, optionally the parameters (None:
+    the rule set's value), and the criteria [{"stage", "name", "max_score" (scored stages only), "guidance"}]."""
+
+    kind: str
+    criteria: list[dict]
+    technical_weight: Decimal = Decimal(0)
+    commercial_weight: Decimal = Decimal(0)
+    price_weight: Decimal = Decimal(0)
+    price_formula: str | None = None
+    price_drop_extremes: bool | None = None
+    price_drop_min_bids: int | None = None
+    price_k: Decimal | None = None
+    price_e_above: Decimal | None = None
+    price_e_below: Decimal | None = None
+    score_drop_extremes: bool | None = None
+    score_drop_min_members: int | None = None
+    note: str = ""
+
+
+def price_rule(method: EvaluationMethod) -> formulas.PriceRule:
+    return formulas.PriceRule(
+        formula=method.price_formula,
+        weight=method.price_weight,
+        drop_extremes=method.price_drop_extremes,
+        drop_min_bids=method.price_drop_min_bids,
+        k=method.price_k,
+        e_above=method.price_e_above,
+        e_below=method.price_e_below,
+    )
+
+
+def aggregation_rule(method: EvaluationMethod) -> formulas.AggregationRule:
+    return formulas.AggregationRule(drop_extremes=method.score_drop_extremes, drop_min_members=method.score_drop_min_members)
+
+
+def _method_snapshot(method: EvaluationMethod) -> dict:
+    return {
+        "kind": method.kind,
+        "weights": [method.technical_weight, method.commercial_weight, method.price_weight],
+        "price_formula": method.price_formula,
+        **{name: getattr(method, name) for name in _PARAMETERS},
+        "criteria": [
+            [c.stage, c.position, c.name, c.max_score, c.guidance] for c in method.criteria.order_by("stage", "position")
+        ],
+    }
+
+
+def _locked_editable_lot(lot: Lot, actor) -> Lot:
+    """The lot, locked (lot_publish takes the same lock), if its method may still change; refused otherwise."""
+    require_tenderee_side(actor, lot.project)
+    lot = Lot.objects.select_for_update().select_related("project__rule_set").get(pk=lot.pk)
+    if lot.status not in METHOD_EDIT_STATES or lot.docs_issued_at is not None:
+        raise DomainError(
+            "method_frozen",
+            "招标文件已发出，评标办法不得修改（条例49）",
+            "The tender documents are issued; the evaluation method can no longer change (条例49)",
+            extra={"status": lot.status},
+        )
+    if Review.objects.filter(lot=lot, kind=Review.Kind.FILING, status=Review.Status.PENDING).exists():
+        raise DomainError("review_pending", "备案审核中，不能修改评标办法", "The filing is under review")
+    return lot
+
+
+def _weight_sum_error(stage: str, weight: Decimal, total: Decimal) -> DomainError:
+    label = CriterionStage(stage).label
+    return _bad(
+        "max_scores_sum",
+        f"{label}各评审因素分值合计（{total}）应等于其权重（{weight}）",
+        f"The {stage} criteria's maximum scores add up to {total}; they must add up to the weight {weight}",
+        stage=stage,
+        weight=str(weight),
+        sum=str(total),
+    )
+
+
+def _checked_method(rule_set: RuleSet, spec: MethodInput) -> tuple[dict, list[Criterion]]:
+    """The method's fields (the parameters not given taken from the rule set) and its criteria, numbered in order
+    within each stage; or a 400 for the first fault."""
+    fields, criteria = asdict(spec), spec.criteria
+    kind = fields.get("kind")
+    if kind not in EvaluationKind.values:
+        raise _bad("invalid_kind", "评标方法无效", "Unknown evaluation method")
+    weights = {
+        stage: Decimal(fields.get(f"{stage}_weight") or 0)
+        for stage in (CriterionStage.TECHNICAL, CriterionStage.COMMERCIAL, "price")
+    }
+    if any(w < 0 for w in weights.values()):
+        raise _bad("invalid_weight", "权重不得为负数", "Weights cannot be negative")
+    values = {name: getattr(rule_set, name) if fields.get(name) is None else fields[name] for name in _PARAMETERS}
+    formula = fields.get("price_formula") or ""
+    if kind == EvaluationKind.COMPREHENSIVE:
+        formula = formula or rule_set.price_formula
+        if formula not in PriceFormula.values:
+            raise _bad("invalid_price_formula", "价格分计算方法无效", "Unknown price formula")
+        if weights["price"] <= 0:
+            raise _bad(
+                "price_weight_required",
+                "综合评估法须设置价格分权重（评标规定36）",
+                "The comprehensive method needs a price weight",
+            )
+        if sum(weights.values()) != 100:
+            total = sum(weights.values())
+            raise _bad(
+                "weights_sum",
+                f"技术、商务、价格权重合计应为100（现为{total}）",
+                f"The technical, commercial and price weights must add up to 100 (they add up to {total})",
+                sum=str(total),
+            )
+    else:
+        if any(weights.values()) or formula:
+            raise _bad(
+                "weights_not_allowed",
+                "经评审的最低投标价法不设评分权重和价格分公式",
+                "The lowest evaluated price method has no score weights and no price formula",
+            )
+    # Bounds of the parameters (also database constraints): a drop must leave a value; 0 < K <= 1; E >= 0.
+    if values["price_drop_min_bids"] < 3 or values["score_drop_min_members"] < 3:
+        raise _bad("invalid_parameter", "去掉最高最低值所需最少数量不得小于3", "Dropping the extremes needs at least 3 values")
+    if not 0 < Decimal(values["price_k"]) <= 1:
+        raise _bad("invalid_parameter", "基准价系数K应大于0且不大于1", "K must be above 0 and at most 1")
+    if Decimal(values["price_e_above"]) < 0 or Decimal(values["price_e_below"]) < 0:
+        raise _bad("invalid_parameter", "偏离扣分系数E不得为负数", "E cannot be negative")
+
+    rows: list[Criterion] = []
+    positions: dict[str, int] = {}
+    for item in criteria:
+        stage, name, max_score = item.get("stage"), (item.get("name") or "").strip(), item.get("max_score")
+        if stage not in CriterionStage.values or not name:
+            raise _bad("invalid_criterion", "评审因素须有评审阶段和名称", "Each criterion needs a stage and a name")
+        if stage in PASS_FAIL_STAGES and max_score is not None:
+            raise _bad("max_score_not_allowed", f"“{name}”为合格制评审，不设分值", f"“{name}” is pass/fail and has no score")
+        if stage in SCORED_STAGES:
+            if kind == EvaluationKind.LOWEST_PRICE:
+                raise _bad(
+                    "scored_criteria_not_allowed",
+                    "经评审的最低投标价法不设评分因素",
+                    "The lowest evaluated price method has no scored criteria",
+                )
+            if max_score is None or Decimal(max_score) <= 0:
+                raise _bad(
+                    "max_score_required", f"评分因素“{name}”须设分值", f"The scored criterion “{name}” needs a maximum score"
+                )
+        positions[stage] = positions.get(stage, 0) + 1
+        rows.append(
+            Criterion(stage=stage, position=positions[stage], name=name, max_score=max_score, guidance=item.get("guidance") or "")
+        )
+    if not any(row.stage in PASS_FAIL_STAGES for row in rows):
+        raise _bad(
+            "no_review_criteria",
+            "评标办法须至少包含一项资格或符合性评审因素",
+            "The method needs at least one qualification or compliance criterion",
+        )
+    if kind == EvaluationKind.COMPREHENSIVE:
+        for stage in SCORED_STAGES:
+            total = sum((Decimal(row.max_score) for row in rows if row.stage == stage), Decimal(0))
+            if total != weights[stage]:
+                raise _weight_sum_error(stage, weights[stage], total)
+    method_fields = {
+        "kind": kind,
+        "technical_weight": weights[CriterionStage.TECHNICAL],
+        "commercial_weight": weights[CriterionStage.COMMERCIAL],
+        "price_weight": weights["price"],
+        "price_formula": formula,
+        "note": fields.get("note") or "",
+        **values,
+    }
+    return method_fields, rows
+
+
+@transaction.atomic
+def method_create(*, lot: Lot, actor, spec: MethodInput, now: datetime | None = None) -> EvaluationMethod:
+    """Creates the lot's evaluation method (tenderee or agency, before the documents are issued).
+    Every check comes before any write."""
+    now = _now(now)
+    lot = _locked_editable_lot(lot, actor)
+    method_fields, rows = _checked_method(lot.project.rule_set, spec)
+    try:
+        with transaction.atomic():
+            method = EvaluationMethod.objects.create(
+                lot=lot, created_by=actor, created_at=now, updated_by=actor, updated_at=now, **method_fields
+            )
+    except IntegrityError:
+        raise DomainError("method_exists", "该标段已有评标办法，请修改", "This lot already has an evaluation method") from None
+    for row in rows:
+        row.method = method
+    Criterion.objects.bulk_create(rows)
+    audit_record(
+        action="evaluation_method.created", actor=actor, obj=method, lot_id=lot.pk, after=_method_snapshot(method), now=now
+    )
+    return method
+
+
+@transaction.atomic
+def method_replace(*, method: EvaluationMethod, actor, spec: MethodInput, now: datetime | None = None) -> EvaluationMethod:
+    """Replaces the whole method and its criteria, before the documents are issued."""
+    now = _now(now)
+    lot = _locked_editable_lot(method.lot, actor)
+    method = EvaluationMethod.objects.get(pk=method.pk)
+    method_fields, rows = _checked_method(lot.project.rule_set, spec)
+    before = _method_snapshot(method)
+    EvaluationMethod.objects.filter(pk=method.pk).update(updated_by=actor, updated_at=now, **method_fields)
+    method.criteria.all().delete()
+    for row in rows:
+        row.method = method
+    Criterion.objects.bulk_create(rows)
+    method.refresh_from_db()
+    audit_record(
+        action="evaluation_method.replaced",
+        actor=actor,
+        obj=method,
+        lot_id=lot.pk,
+        before=before,
+        after=_method_snapshot(method),
+        now=now,
+    )
+    return method

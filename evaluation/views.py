@@ -1,4 +1,5 @@
-"""HTTP for the expert draw: thin views over evaluation/services.py; querysets scoped by evaluation/selectors.py."""
+"""HTTP for the expert draw and the evaluation method: thin views over evaluation/services.py; querysets scoped by
+evaluation/selectors.py."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -7,9 +8,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from evaluation import services
-from evaluation.models import DrawnExpert, DrawRequest, Venue
-from evaluation.selectors import WATCHERS, draw_requests_visible_to, members_visible_to
+from evaluation.models import Criterion, CriterionStage, DrawnExpert, DrawRequest, EvaluationKind, EvaluationMethod, Venue
+from evaluation.selectors import WATCHERS, draw_requests_visible_to, members_visible_to, methods_visible_to
 from trading.api import validated
+from trading.models import PriceFormula
 from trading.selectors import lots_visible_to
 
 # --- Serializers (shapes only; the rules are in the services) -----------------------------------------------------
@@ -230,3 +232,100 @@ class CommitteeMemberViewSet(viewsets.ReadOnlyModelViewSet):
         reason = validated(ReasonSerializer, request)["reason"]
         member = services.member_replace(member=self.get_object(), actor=request.user, reason=reason)
         return Response(MemberSerializer(self.get_queryset().get(pk=member.pk)).data)
+
+
+# --- The evaluation method (评标办法) -------------------------------------------------------------------------------
+
+
+class CriterionInSerializer(serializers.Serializer):
+    stage = serializers.ChoiceField(choices=CriterionStage.choices)
+    name = serializers.CharField(max_length=200)
+    max_score = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=0, required=False, allow_null=True)
+    guidance = serializers.CharField(allow_blank=True, default="")
+
+
+class MethodInSerializer(serializers.Serializer):
+    """The whole method: PUT replaces it all. Parameters left out (or null) take the rule set's value."""
+
+    kind = serializers.ChoiceField(choices=EvaluationKind.choices)
+    technical_weight = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=0, max_value=100, default=0)
+    commercial_weight = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=0, max_value=100, default=0)
+    price_weight = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=0, max_value=100, default=0)
+    price_formula = serializers.ChoiceField(choices=PriceFormula.choices, required=False, allow_blank=True, allow_null=True)
+    price_drop_extremes = serializers.BooleanField(required=False, allow_null=True, default=None)
+    price_drop_min_bids = serializers.IntegerField(min_value=0, max_value=1000, required=False, allow_null=True)
+    price_k = serializers.DecimalField(max_digits=5, decimal_places=4, required=False, allow_null=True)
+    price_e_above = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, allow_null=True)
+    price_e_below = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, allow_null=True)
+    score_drop_extremes = serializers.BooleanField(required=False, allow_null=True, default=None)
+    score_drop_min_members = serializers.IntegerField(min_value=0, max_value=1000, required=False, allow_null=True)
+    note = serializers.CharField(allow_blank=True, default="")
+    criteria = CriterionInSerializer(many=True)
+
+
+class MethodCreateSerializer(MethodInSerializer):
+    lot = serializers.IntegerField()
+
+
+class CriterionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Criterion
+        fields = ["id", "stage", "position", "name", "max_score", "guidance"]
+
+
+class MethodSerializer(serializers.ModelSerializer):
+    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+    criteria = serializers.SerializerMethodField()
+
+    class Meta:
+        model = EvaluationMethod
+        fields = [
+            "id",
+            "lot",
+            "kind",
+            "kind_label",
+            "technical_weight",
+            "commercial_weight",
+            "price_weight",
+            "price_formula",
+            "price_drop_extremes",
+            "price_drop_min_bids",
+            "price_k",
+            "price_e_above",
+            "price_e_below",
+            "score_drop_extremes",
+            "score_drop_min_members",
+            "note",
+            "criteria",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_criteria(self, obj) -> list[dict]:
+        order = {stage: i for i, stage in enumerate(CriterionStage.values)}
+        rows = sorted(obj.criteria.all(), key=lambda c: (order[c.stage], c.position))
+        return CriterionSerializer(rows, many=True).data
+
+
+class EvaluationMethodViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """评标办法 of a lot. The tenderee side creates and replaces it until the documents are issued; whoever may see the
+    lot may read it (bidders once the documents are issued: it is part of them). The lot travels in the body."""
+
+    serializer_class = MethodSerializer
+    filterset_fields = ["lot", "kind"]
+
+    def get_queryset(self):
+        return methods_visible_to(self.request.user)
+
+    @extend_schema(request=MethodCreateSerializer, responses=MethodSerializer)
+    def create(self, request):
+        data = validated(MethodCreateSerializer, request)
+        lot = get_object_or_404(lots_visible_to(request.user), pk=data.pop("lot"))
+        method = services.method_create(lot=lot, actor=request.user, spec=services.MethodInput(**data))
+        return Response(MethodSerializer(self.get_queryset().get(pk=method.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MethodInSerializer, responses=MethodSerializer)
+    def update(self, request, pk=None):
+        spec = services.MethodInput(**validated(MethodInSerializer, request))
+        method = services.method_replace(method=self.get_object(), actor=request.user, spec=spec)
+        return Response(MethodSerializer(self.get_queryset().get(pk=method.pk)).data)

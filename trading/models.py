@@ -63,6 +63,13 @@ class User(AbstractUser):
         constraints = [models.CheckConstraint(condition=Q(role__in=[r.value for r in Role]), name="user_role_valid")]
 
 
+class PriceFormula(models.TextChoices):
+    """评标基准价 and price score formulas (evaluation/formulas.py applies them)."""
+
+    BENCHMARK = "benchmark", "基准价法（有效报价平均值×K，偏离扣分）"
+    LOWEST = "lowest", "最低价法（有效最低报价/投标报价×价格分值）"
+
+
 class RuleSet(models.Model):
     """Every window and count for one procedure type. Defaults are those for 工程建设项目招标.
 
@@ -122,9 +129,59 @@ class RuleSet(models.Model):
     # Openings are held on working days only.
     opening_on_working_day = models.BooleanField("开标须在工作日", default=True)
 
+    # --- Evaluation (评标). evaluation/formulas.py applies these; docs/evaluation.md writes every formula out. ---
+    # 评标规定35/36 and 条例49: the price score formula and its coefficients are fixed in the tender documents. These
+    # are the defaults a lot's EvaluationMethod copies when it is created; after the documents are issued the lot's
+    # own copy governs, whatever later happens to the rule set. The numbers are regional practice, not law: set them
+    # to the region's rule.
+    price_formula = models.CharField(
+        "价格分计算方法", max_length=20, choices=PriceFormula.choices, default=PriceFormula.BENCHMARK
+    )
+    # Regional practice: the benchmark drops one highest and one lowest valid price when at least N prices are valid.
+    price_drop_extremes = models.BooleanField("基准价计算去掉一个最高和一个最低有效报价", default=True)
+    price_drop_min_bids = models.PositiveSmallIntegerField("去掉最高最低报价所需最少有效报价数", default=5)
+    # Regional practice: benchmark = mean of the valid prices × K (下浮系数; K = 1 keeps the mean).
+    price_k = models.DecimalField("基准价系数K", max_digits=5, decimal_places=4, default=Decimal("1.0000"))
+    # Regional practice: points deducted per 1% above / below the benchmark (E; often higher above than below).
+    price_e_above = models.DecimalField("高于基准价每1%扣分（E1）", max_digits=5, decimal_places=2, default=Decimal("1.00"))
+    price_e_below = models.DecimalField("低于基准价每1%扣分（E2）", max_digits=5, decimal_places=2, default=Decimal("0.50"))
+    # Regional practice (tender documents fix it per lot): each scored criterion is the mean of the members' scores,
+    # dropping one highest and one lowest when the committee has at least N members.
+    score_drop_extremes = models.BooleanField("评分汇总去掉一个最高分和一个最低分", default=False)
+    score_drop_min_members = models.PositiveSmallIntegerField("去掉最高最低分所需最少评委人数", default=7)
+    # Regional supervision rule (畸高畸低, not law): a member's score deviating from the other members' mean by more
+    # than this percentage of the criterion's maximum triggers an alert; the member confirms or amends it.
+    # Read from the rule set when the scores come in, not copied per lot.
+    score_dispersion_percent = models.DecimalField(
+        "评分偏离预警阈值（占该项满分%）", max_digits=5, decimal_places=2, default=Decimal("20.00")
+    )
+    # 条例48: when more than one third of the members say the time is too short, the tenderee extends it.
+    # Kept as a fraction so the comparison is exact: votes × denominator > members × numerator.
+    extension_vote_numerator = models.PositiveSmallIntegerField("延长评标时间表决比例（分子）", default=1)
+    extension_vote_denominator = models.PositiveSmallIntegerField("延长评标时间表决比例（分母）", default=3)
+
     class Meta:
         verbose_name = verbose_name_plural = "规则集"
         ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(price_formula__in=[f.value for f in PriceFormula]), name="rule_set_price_formula_valid"
+            ),
+            # Dropping one highest and one lowest price must leave at least one.
+            models.CheckConstraint(condition=Q(price_drop_min_bids__gte=3), name="rule_set_price_drop_min_bids"),
+            models.CheckConstraint(condition=Q(price_k__gt=0, price_k__lte=1), name="rule_set_price_k_range"),
+            models.CheckConstraint(condition=Q(price_e_above__gte=0, price_e_below__gte=0), name="rule_set_price_e_nonnegative"),
+            models.CheckConstraint(condition=Q(score_drop_min_members__gte=3), name="rule_set_score_drop_min_members"),
+            models.CheckConstraint(
+                condition=Q(score_dispersion_percent__gt=0, score_dispersion_percent__lte=100), name="rule_set_dispersion_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    extension_vote_denominator__gt=0, extension_vote_numerator__lt=models.F("extension_vote_denominator")
+                ),
+                name="rule_set_extension_fraction",
+            ),
+        ]
 
     def __str__(self):
         return self.name

@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
+from evaluation import formulas
 from trading.models import CalendarDay, RuleSet
 
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -217,3 +218,23 @@ def committee_breaches(rules: RuleSet, *, experts: int, tenderee_reps: int) -> l
 def draw_limit_since(rules: RuleSet, *, now: datetime) -> datetime:
     """专家办法 / regional rule: the start of the period over which an expert's committees are counted."""
     return now - timedelta(days=rules.expert_draw_period_days)
+
+
+# --- Evaluation: 条例48 and the dispersion alert ----------------------------------------------------------------
+# The arithmetic is in evaluation/formulas.py (pure, exact); these read the thresholds from the rule set. The price
+# formula and the aggregation are not read here: they are the lot's own copy (evaluation.services.price_rule).
+
+
+def extension_carried(rules: RuleSet, *, votes_for: int, members: int) -> bool:
+    """条例48: the evaluation time is extended when more than one third of the members say it is too short
+    (exactly one third is not enough)."""
+    return formulas.extension_carried(
+        votes_for, members, numerator=rules.extension_vote_numerator, denominator=rules.extension_vote_denominator
+    )
+
+
+def score_dispersion(rules: RuleSet, scores: dict, *, max_score: Decimal) -> list[formulas.Deviation]:
+    """Regional supervision rule (畸高畸低): the members whose score on one criterion for one bidder deviates from the
+    other members' mean by more than `score_dispersion_percent` % of the criterion's maximum
+    (exactly at the limit is no alert)."""
+    return formulas.dispersion(scores, max_score=max_score, threshold_percent=rules.score_dispersion_percent)
