@@ -1,3 +1,4 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from evaluation import views
@@ -8,4 +9,8 @@ router.register("draw-requests", views.DrawRequestViewSet, basename="draw-reques
 router.register("committee-members", views.CommitteeMemberViewSet, basename="committee-member")
 router.register("evaluation-methods", views.EvaluationMethodViewSet, basename="evaluation-method")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("lots/<int:lot_id>/opened-bids/", views.OpenedBidsView.as_view(), name="opened-bids"),
+    path("lots/<int:lot_id>/opened-bids/<uuid:bid_id>/file/", views.OpenedBidFileView.as_view(), name="opened-bid-file"),
+    *router.urls,
+]

@@ -1,17 +1,21 @@
 """HTTP for the expert draw and the evaluation method: thin views over evaluation/services.py; querysets scoped by
 evaluation/selectors.py."""
 
+from urllib.parse import quote
+
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from evaluation import services
+from evaluation import bidfiles, services
 from evaluation.models import Criterion, CriterionStage, DrawnExpert, DrawRequest, EvaluationKind, EvaluationMethod, Venue
 from evaluation.selectors import WATCHERS, draw_requests_visible_to, members_visible_to, methods_visible_to
 from trading.api import validated
-from trading.models import PriceFormula
+from trading.models import Lot, PriceFormula
 from trading.selectors import lots_visible_to
 
 # --- Serializers (shapes only; the rules are in the services) -----------------------------------------------------
@@ -329,3 +333,33 @@ class EvaluationMethodViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         spec = services.MethodInput(**validated(MethodInSerializer, request))
         method = services.method_replace(method=self.get_object(), actor=request.user, spec=spec)
         return Response(MethodSerializer(self.get_queryset().get(pk=method.pk)).data)
+
+
+# --- The opened bids, for the committee ---------------------------------------------------------------------------
+
+
+def _lot(request, lot_id) -> Lot:
+    return get_object_or_404(Lot, pk=lot_id)
+
+
+class OpenedBidsView(APIView):
+    """The lot's opened bids: confirmed committee members only, during evaluation (anyone else: 404)."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request, lot_id):
+        return Response(bidfiles.opened_bids(lot=_lot(request, lot_id), user=request.user))
+
+
+class OpenedBidFileView(APIView):
+    """One opened bid, streamed from the object store through the platform, so that every read is checked and
+    audited (no presigned link that could be passed on)."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, lot_id, bid_id):
+        bid, stream = bidfiles.opened_bid_read(lot=_lot(request, lot_id), bid_id=bid_id, user=request.user)
+        response = StreamingHttpResponse(stream, content_type="application/octet-stream")
+        response["Content-Length"] = str(bid.plaintext_size)
+        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(bid.bidder.name)}.zip"
+        response["X-Content-SHA256"] = bid.plaintext_sha256
+        response["Cache-Control"] = "no-store"
+        return response
