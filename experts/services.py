@@ -263,20 +263,17 @@ def unavailability_update(
     return item
 
 
-@transaction.atomic
-def unavailability_delete(*, item: ExpertUnavailability, actor, now: datetime | None = None) -> None:
+def _delete_declared(item, *, actor, action: str, before: dict, now: datetime | None) -> None:
+    """Removes an expert's own declaration (unavailability, interest), audited with what it said."""
     require_self_or_staff(actor, item.expert)
-    before = _unavailability_snapshot(item)
     pk = item.pk
     item.delete()
-    audit_record(
-        action="expert.unavailability_removed",
-        actor=actor,
-        object_type=ExpertUnavailability._meta.label_lower,
-        object_id=str(pk),
-        before=before,
-        now=_now(now),
-    )
+    audit_record(action=action, actor=actor, object_type=item._meta.label_lower, object_id=str(pk), before=before, now=_now(now))
+
+
+@transaction.atomic
+def unavailability_delete(*, item: ExpertUnavailability, actor, now: datetime | None = None) -> None:
+    _delete_declared(item, actor=actor, action="expert.unavailability_removed", before=_unavailability_snapshot(item), now=now)
 
 
 def _interest_snapshot(item: ExpertInterest) -> dict:
@@ -355,18 +352,7 @@ def interest_update(
 
 @transaction.atomic
 def interest_delete(*, item: ExpertInterest, actor, now: datetime | None = None) -> None:
-    require_self_or_staff(actor, item.expert)
-    before = _interest_snapshot(item)
-    pk = item.pk
-    item.delete()
-    audit_record(
-        action="expert.interest_withdrawn",
-        actor=actor,
-        object_type=ExpertInterest._meta.label_lower,
-        object_id=str(pk),
-        before=before,
-        now=_now(now),
-    )
+    _delete_declared(item, actor=actor, action="expert.interest_withdrawn", before=_interest_snapshot(item), now=now)
 
 
 # --- Performance (考评) -------------------------------------------------------------------------------
