@@ -1,4 +1,5 @@
-"""The opening record (开标记录) as a PDF, with its Chinese text in an embedded TrueType font.
+"""The opening record (开标记录) and the award and result letters as PDFs, with their Chinese text in an embedded
+TrueType font.
 
 reportlab's built-in CID font (STSong-Light) is never embedded: on a machine without that font the Chinese
 renders blank. So the record embeds a subset of a TrueType CJK font, settings.PDF_CJK_FONT (Debian package
@@ -64,18 +65,53 @@ def missing_glyphs(font: TTFont, texts) -> list[str]:
     return sorted(c for c in chars if font.face.charToGlyph.get(ord(c), 0) == 0)
 
 
-def opening_record_pdf(heading: RecordHeading, rows: list[list[str]], footer: list[str], *, font_path: str) -> bytes:
-    """The record: a heading, one table row per bid (COLUMNS), and footer lines. Returns the PDF bytes."""
+def _font_for(font_path: str, texts) -> TTFont:
+    """The font, refused if it lacks a glyph for any character of `texts`."""
     font = cjk_font(font_path)
-    texts = [heading.title, *(t for line in heading.lines for t in line), *COLUMNS, *(c for row in rows for c in row), *footer]
     missing = missing_glyphs(font, texts)
     if missing:
         shown = "".join(missing[:20])
         raise _font_error(
             "pdf_glyph_missing",
-            f"中文字体缺少以下字符的字形，开标记录无法完整显示：{shown}",
-            f"The CJK font has no glyph for: {shown}; the opening record would not show them",
+            f"中文字体缺少以下字符的字形，文书无法完整显示：{shown}",
+            f"The CJK font has no glyph for: {shown}; the document would not show them",
         )
+    return font
+
+
+def letter_pdf(heading: RecordHeading, paragraphs: list[str], footer: list[str], *, font_path: str, subject: str) -> bytes:
+    """A letter: a title, labelled lines, paragraphs and footer lines (the verification code). Returns the PDF."""
+    texts = [heading.title, *(t for line in heading.lines for t in line), *paragraphs, *footer]
+    font = _font_for(font_path, texts)
+    title = ParagraphStyle("title", fontName=font.fontName, fontSize=18, leading=26, alignment=1, wordWrap="CJK")
+    body = ParagraphStyle("body", fontName=font.fontName, fontSize=11, leading=18, wordWrap="CJK")
+    small = ParagraphStyle("small", fontName=font.fontName, fontSize=9, leading=13, wordWrap="CJK")
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=25 * mm,
+        rightMargin=25 * mm,
+        topMargin=25 * mm,
+        bottomMargin=20 * mm,
+        title=heading.title,
+        author="公共资源交易中心",
+        subject=subject,
+    )
+    story = [Paragraph(_escape(heading.title), title), Spacer(1, 8 * mm)]
+    story += [Paragraph(f"{_escape(label)}：{_escape(value)}", body) for label, value in heading.lines]
+    story.append(Spacer(1, 6 * mm))
+    story += [Paragraph(_escape(text), body) for text in paragraphs]
+    story.append(Spacer(1, 12 * mm))
+    story += [Paragraph(_escape(line), small) for line in footer]
+    document.build(story)
+    return buffer.getvalue()
+
+
+def opening_record_pdf(heading: RecordHeading, rows: list[list[str]], footer: list[str], *, font_path: str) -> bytes:
+    """The record: a heading, one table row per bid (COLUMNS), and footer lines. Returns the PDF bytes."""
+    texts = [heading.title, *(t for line in heading.lines for t in line), *COLUMNS, *(c for row in rows for c in row), *footer]
+    font = _font_for(font_path, texts)
     title = ParagraphStyle("title", fontName=font.fontName, fontSize=16, leading=22, alignment=1, wordWrap="CJK")
     body = ParagraphStyle("body", fontName=font.fontName, fontSize=10, leading=14, wordWrap="CJK")
     cell = ParagraphStyle("cell", fontName=font.fontName, fontSize=9, leading=12, wordWrap="CJK")

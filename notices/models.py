@@ -41,3 +41,38 @@ class Notice(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class LetterKind(models.TextChoices):
+    AWARD = "award", "中标通知书"
+    RESULT = "result", "中标结果通知书"
+
+
+class Letter(models.Model):
+    """A letter to one bidder once the lot is awarded (法45): the award letter to the winner, result letters to
+    the others. Its PDF is kept in the object store; anyone holding it can check it on the public verification
+    page by its code and SHA-256."""
+
+    Kind = LetterKind
+
+    lot = models.ForeignKey("trading.Lot", verbose_name="标段", on_delete=models.PROTECT, related_name="letters")
+    kind = models.CharField("类型", max_length=10, choices=LetterKind.choices)
+    recipient = models.ForeignKey("trading.Organisation", verbose_name="收件人", on_delete=models.PROTECT, related_name="+")
+    code = models.CharField("验证码", max_length=20, unique=True)
+    object_key = models.CharField(max_length=200, unique=True)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField("SHA-256", max_length=64)
+    issued_at = models.DateTimeField("发出时间")
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "中标（结果）通知书"
+        ordering = ["lot", "-kind", "recipient__credit_code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=[k.value for k in LetterKind]), name="letter_kind_valid"),
+            models.UniqueConstraint(fields=["lot", "recipient"], name="one_letter_per_bidder_and_lot"),
+            models.UniqueConstraint(fields=["lot"], condition=Q(kind="award"), name="one_award_letter_per_lot"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.code}"

@@ -1,13 +1,26 @@
-"""The public notice board: no login, paginated, filterable, and an Atom feed."""
+"""The public notice board: no login, paginated, filterable, and an Atom feed; the award and result letters and
+their public verification."""
+
+from urllib.parse import quote
 
 import django_filters
 from django.contrib.syndication.views import Feed
+from django.core.exceptions import RequestDataTooBig
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
-from rest_framework import serializers, viewsets
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
 from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from notices.models import Notice, NoticeKind
+from notices import letters as letter_services
+from notices.models import Letter, Notice, NoticeKind
+from trading.api import DomainError, store_unavailable, validated
+from trading.objectstore import ObjectMissing, StoreUnavailable, get_store
+from trading.selectors import lots_visible_to
 
 
 class NoticeSerializer(serializers.ModelSerializer):
@@ -92,3 +105,78 @@ class NoticeFeed(Feed):
 
     def item_categories(self, item):
         return [item.kind]
+
+
+# --- Award and result letters -------------------------------------------------------------------------------------
+
+
+class AwardSerializer(serializers.Serializer):
+    winner_bid = serializers.UUIDField()
+
+
+class LetterSerializer(serializers.ModelSerializer):
+    kind_label = serializers.CharField(source="get_kind_display")
+    recipient_name = serializers.CharField(source="recipient.name")
+
+    class Meta:
+        model = Letter
+        fields = ["id", "lot", "kind", "kind_label", "recipient", "recipient_name", "code", "size", "sha256", "issued_at"]
+
+
+class AwardLettersView(APIView):
+    """Staff issue the letters of an awarded lot; everyone entitled lists them."""
+
+    @extend_schema(responses={200: LetterSerializer(many=True)})
+    def get(self, request, lot_id):
+        shown = letter_services.letters_visible_to(request.user).filter(lot_id=lot_id)
+        return Response(LetterSerializer(shown, many=True).data)
+
+    @extend_schema(request=AwardSerializer, responses={201: LetterSerializer(many=True)})
+    def post(self, request, lot_id):
+        data = validated(AwardSerializer, request)
+        lot = get_object_or_404(lots_visible_to(request.user), pk=lot_id)
+        issued = letter_services.award_letters_issue(lot=lot, winner_bid=data["winner_bid"], actor=request.user)
+        return Response(LetterSerializer(issued, many=True).data, status=status.HTTP_201_CREATED)
+
+
+class LetterListView(APIView):
+    @extend_schema(responses={200: LetterSerializer(many=True)})
+    def get(self, request):
+        return Response(LetterSerializer(letter_services.letters_visible_to(request.user), many=True).data)
+
+
+class LetterFileView(APIView):
+    @extend_schema(responses={(200, "application/pdf"): bytes})
+    def get(self, request, pk):
+        letter = get_object_or_404(letter_services.letters_visible_to(request.user), pk=pk)
+        try:
+            stream = get_store().iter_chunks(letter.object_key)
+        except (StoreUnavailable, ObjectMissing):
+            raise store_unavailable() from None
+        response = StreamingHttpResponse(stream, content_type="application/pdf")
+        response["Content-Length"] = str(letter.size)
+        response["Content-Disposition"] = (
+            f"attachment; filename*=UTF-8''{quote(letter.get_kind_display() + '-' + letter.code)}.pdf"
+        )
+        response["X-Content-SHA256"] = letter.sha256
+        return response
+
+
+class LetterVerifyView(APIView):
+    """The public verification page of a letter: GET shows what the code stands for and the file's SHA-256; POST
+    the PDF itself (the request body) to have it compared."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(responses={200: dict})
+    def get(self, request, code):
+        return Response(letter_services.letter_public_view(letter_services.letter_by_code(code)))
+
+    @extend_schema(request={"application/pdf": bytes}, responses={200: dict})
+    def post(self, request, code):
+        try:
+            content = request.body
+        except RequestDataTooBig:
+            raise DomainError("file_too_large", "文件过大", "The file is too large", status_code=413) from None
+        return Response(letter_services.letter_check(code, content))

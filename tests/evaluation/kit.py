@@ -107,3 +107,32 @@ def state() -> dict:
         "members": list(DrawnExpert.objects.order_by("pk").values()),
         "audit": AuditEvent.objects.count(),
     }
+
+
+def evaluating_lot(parties, folder):
+    """A lot whose three bids were decrypted and whose opening record is published, a fixed committee of five
+    (A0801 experts; the specialty tree must exist), and the lot being evaluated: (opened, member users, a backup's
+    user)."""
+    import time_machine
+
+    from tests.bidding.opening_kit import decrypt, open_lot, sign_in
+    from trading import services as lifecycle
+
+    opened = open_lot(parties, folder, count=3)
+    with time_machine.travel(opened.open_at, tick=False):
+        sign_in(opened)
+        for bidder in opened.kits:
+            assert decrypt(opened, bidder).status_code == 200
+    factories.finish_opening(parties, opened.lot)
+    lot = opened.lot
+    experts(8, "A0801")
+    with time_machine.travel(NOW, tick=False):
+        lifecycle.lot_start_evaluation(lot=lot, actor=parties.staff)
+        draw = services.draw_run(request=request(parties, lot), actor=parties.staff, seed=seed("evaluating-lot"))
+        for member in DrawnExpert.objects.filter(draw=draw, status=DrawnExpert.Status.INVITED):
+            services.member_respond(member=member, actor=member.expert.user, accept=True)
+    lot.refresh_from_db()
+    assert lot.status == LotStatus.EVALUATING
+    members = [m.expert.user for m in DrawnExpert.objects.filter(draw=draw, status=DrawnExpert.Status.CONFIRMED)]
+    backup = DrawnExpert.objects.filter(draw=draw, status=DrawnExpert.Status.BACKUP).first().expert.user
+    return opened, members, backup

@@ -7,10 +7,8 @@ import pytest
 import time_machine
 
 from audit.models import AuditEvent
-from evaluation import services as draws
-from evaluation.models import DrawnExpert, MemberStatus
 from tests import factories
-from tests.bidding.opening_kit import client, decrypt, open_lot, sign_in
+from tests.bidding.opening_kit import client
 from tests.evaluation import kit
 from trading import services
 from trading.models import Role
@@ -18,26 +16,7 @@ from trading.models import Role
 
 @pytest.fixture
 def evaluating(parties, tmp_path, tree):
-    """A lot whose three bids were decrypted and whose opening record is published, a fixed committee of five, and
-    the lot being evaluated."""
-    opened = open_lot(parties, tmp_path, count=3)
-    with time_machine.travel(opened.open_at, tick=False):
-        sign_in(opened)
-        for bidder in opened.kits:
-            assert decrypt(opened, bidder).status_code == 200
-    factories.finish_opening(parties, opened.lot)
-    lot = opened.lot
-    kit.experts(8, "A0801")
-    with time_machine.travel(kit.NOW, tick=False):
-        services.lot_start_evaluation(lot=lot, actor=parties.staff)
-        draw = draws.draw_run(request=kit.request(parties, lot), actor=parties.staff, seed=kit.seed("opened-bids"))
-        for member in DrawnExpert.objects.filter(draw=draw, status=MemberStatus.INVITED):
-            draws.member_respond(member=member, actor=member.expert.user, accept=True)
-    lot.refresh_from_db()
-    assert lot.status == "evaluating"
-    members = [m.expert.user for m in DrawnExpert.objects.filter(draw=draw, status=MemberStatus.CONFIRMED)]
-    backup = DrawnExpert.objects.filter(draw=draw, status=MemberStatus.BACKUP).first().expert.user
-    return opened, members, backup
+    return kit.evaluating_lot(parties, tmp_path)
 
 
 @pytest.mark.django_db
