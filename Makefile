@@ -64,3 +64,10 @@ bench: $(VENV)/.test
 .PHONY: bench-draw
 bench-draw: $(VENV)/.test
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/trading_bench} $(TEST_ENV) $(PY) -m bench.draw $(ARGS)
+
+# Broadcast latency in one evaluation room: 500 websocket clients on daphne + the Redis channel layer, against a
+# minimal echo-broadcast consumer in the same run (bench/ws_room.py; results in docs/performance.md).
+# The Redis database in BENCH_REDIS_URL (default redis://127.0.0.1:6379/7) is flushed before and after.
+.PHONY: bench-ws
+bench-ws: $(VENV)/.test
+	$(TEST_ENV) $(PY) -m bench.ws_room --redis $${BENCH_REDIS_URL:-redis://127.0.0.1:6379/7} $(ARGS)

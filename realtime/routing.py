@@ -4,4 +4,6 @@ from realtime import consumers
 
 websocket_urlpatterns = [
     path("ws/notifications/", consumers.NotificationConsumer.as_asgi()),
+    path("ws/evaluation/<int:lot_id>/", consumers.EvaluationRoomConsumer.as_asgi()),
+    path("ws/opening/<int:lot_id>/", consumers.OpeningHallConsumer.as_asgi()),
 ]

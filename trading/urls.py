@@ -22,6 +22,7 @@ api = [
     path("", include("bidding.urls")),
     path("", include("experts.urls")),
     path("", include("evaluation.urls")),
+    path("", include("realtime.urls")),
     path("audit/", include("audit.urls")),
     *router.urls,
 ]
