@@ -308,3 +308,229 @@ class Criterion(models.Model):
 
     def __str__(self):
         return f"{self.get_stage_display()} {self.position}. {self.name}"
+
+
+# --- The evaluation session (评标过程) of a lot: phases, members' acts, results -------------------------------------
+# docs/evaluation.md ("The evaluation session"); evaluation/session.py is the only writer.
+
+
+class SessionPhase(models.TextChoices):
+    SIGN_IN = "sign_in", "签到"
+    DECLARATION = "declaration", "回避声明"
+    CHAIR_ELECTION = "chair_election", "推选评标委员会主任"
+    QUALIFICATION = "qualification", "资格评审"
+    COMPLIANCE = "compliance", "符合性评审"
+    SCORING = "scoring", "详细评审（评分）"
+    PRICE = "price", "价格分计算"
+    SUMMARY = "summary", "汇总与排序"
+    DONE = "done", "评审结束"
+
+
+PHASE_ORDER = [p.value for p in SessionPhase]
+
+
+class EvaluationSession(models.Model):
+    """The committee's evaluation of one lot, phase by phase. One per lot; its committee is the fixed draw request's."""
+
+    Phase = SessionPhase
+
+    lot = models.OneToOneField("trading.Lot", verbose_name="标段", on_delete=models.PROTECT, related_name="evaluation_session")
+    request = models.OneToOneField(DrawRequest, on_delete=models.PROTECT, related_name="session")
+    phase = models.CharField("阶段", max_length=20, choices=SessionPhase.choices, default=SessionPhase.SIGN_IN)
+    phase_started_at = models.DateTimeField("本阶段开始时间")
+    chair = models.ForeignKey(DrawnExpert, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    chair_round = models.PositiveSmallIntegerField("主任推选轮次", default=1)
+    # Written on entering the price and summary phases (evaluation/formulas.py), cleared if scoring restarts.
+    price_result = models.JSONField("价格分", default=dict, blank=True)
+    ranking = models.JSONField("排序", default=list, blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField("开始时间")
+    finished_at = models.DateTimeField("结束时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "评标过程"
+        constraints = [
+            models.CheckConstraint(condition=Q(phase__in=PHASE_ORDER), name="session_phase_valid"),
+            models.CheckConstraint(
+                condition=Q(phase="done", finished_at__isnull=False) | (~Q(phase="done") & Q(finished_at__isnull=True)),
+                name="session_finished_when_done",
+            ),
+        ]
+
+
+class PhaseSpan(models.Model):
+    """When a phase started and ended (statistics, 评标过程数据统计). A phase entered again (scoring restarted after a
+    replacement) has a second span."""
+
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="spans")
+    phase = models.CharField("阶段", max_length=20, choices=SessionPhase.choices)
+    started_at = models.DateTimeField("开始时间")
+    ended_at = models.DateTimeField("结束时间", null=True, blank=True)
+
+    class Meta:
+        ordering = ["session", "started_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["session"], condition=Q(ended_at__isnull=True), name="phase_span_one_open"),
+        ]
+
+
+class SessionMember(models.Model):
+    """A member's attendance: sign-in (where from), declaration, chair vote. Void once the member is replaced."""
+
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="attendance")
+    member = models.ForeignKey(DrawnExpert, on_delete=models.PROTECT, related_name="+")
+    signed_in_at = models.DateTimeField("签到时间")
+    venue = models.ForeignKey(Venue, on_delete=models.PROTECT, related_name="+")
+    declared_at = models.DateTimeField("声明时间", null=True, blank=True)
+    conflict = models.BooleanField("声明须回避", default=False)
+    declaration_note = models.CharField("声明说明", max_length=500, blank=True)
+    chair_vote = models.ForeignKey(DrawnExpert, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    voided_at = models.DateTimeField("作废时间", null=True, blank=True)
+
+    class Meta:
+        ordering = ["session", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "member"], name="session_member_once"),
+            models.CheckConstraint(condition=Q(conflict=False) | Q(declared_at__isnull=False), name="session_conflict_declared"),
+        ]
+
+
+class Mark(models.Model):
+    """One member's verdict (qualification, compliance: passed, with a reason when failed) or score (technical,
+    commercial) on one criterion for one bid. A replaced member's marks are void (条例48), so are marks of a re-vote."""
+
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="marks")
+    stage = models.CharField("评审阶段", max_length=20, choices=CriterionStage.choices)
+    member = models.ForeignKey(DrawnExpert, on_delete=models.PROTECT, related_name="+")
+    bid = models.ForeignKey("bidding.Bid", on_delete=models.PROTECT, related_name="+")
+    criterion = models.ForeignKey(Criterion, on_delete=models.PROTECT, related_name="+")
+    passed = models.BooleanField("合格", null=True, blank=True)
+    reason = models.CharField("不合格理由", max_length=500, blank=True)
+    score = models.DecimalField("得分", max_digits=6, decimal_places=2, null=True, blank=True)
+    submitted_at = models.DateTimeField("提交时间")
+    amended_at = models.DateTimeField("修改时间", null=True, blank=True)
+    voided_at = models.DateTimeField("作废时间", null=True, blank=True)
+    void_reason = models.CharField("作废原因", max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["session", "stage", "bid", "criterion", "member"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "member", "bid", "criterion"], condition=Q(voided_at__isnull=True), name="mark_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(stage__in=["qualification", "compliance"], passed__isnull=False, score__isnull=True)
+                & (Q(passed=True) | ~Q(reason=""))
+                | Q(stage__in=["technical", "commercial"], passed__isnull=True, score__isnull=False, score__gte=0),
+                name="mark_by_stage",
+            ),
+        ]
+
+
+class Submission(models.Model):
+    """A member handed in their whole table for a phase (qualification, compliance, scoring)."""
+
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="submissions")
+    phase = models.CharField("阶段", max_length=20, choices=SessionPhase.choices)
+    member = models.ForeignKey(DrawnExpert, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField("提交时间")
+    voided_at = models.DateTimeField("作废时间", null=True, blank=True)
+
+    class Meta:
+        ordering = ["session", "submitted_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "phase", "member"], condition=Q(voided_at__isnull=True), name="submission_once"
+            ),
+        ]
+
+
+class ReviewResult(models.Model):
+    """The committee's majority on one bid in a pass/fail phase, with the dissenting members (条例53)."""
+
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="results")
+    phase = models.CharField("阶段", max_length=20, choices=SessionPhase.choices)
+    bid = models.ForeignKey("bidding.Bid", on_delete=models.PROTECT, related_name="+")
+    passed = models.BooleanField("通过")
+    votes_for = models.PositiveSmallIntegerField("合格票")
+    votes_against = models.PositiveSmallIntegerField("不合格票")
+    dissenters = models.JSONField("持不同意见的成员", default=list, blank=True)
+    reasons = models.JSONField("不合格理由", default=list, blank=True)
+    decided_at = models.DateTimeField("决定时间")
+
+    class Meta:
+        ordering = ["session", "phase", "id"]
+        constraints = [models.UniqueConstraint(fields=["session", "phase", "bid"], name="review_result_once")]
+
+
+class DispersionFlag(models.Model):
+    """畸高畸低: a score further from the others' mean than the rule set allows; the member confirms or amends it."""
+
+    class Resolution(models.TextChoices):
+        OPEN = "", "待处理"
+        CONFIRMED = "confirmed", "确认原分"
+        AMENDED = "amended", "已修改"
+        VOID = "void", "已作废"
+
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="flags")
+    mark = models.ForeignKey(Mark, on_delete=models.PROTECT, related_name="flags")
+    member = models.ForeignKey(DrawnExpert, on_delete=models.PROTECT, related_name="+")
+    score = models.DecimalField("得分", max_digits=6, decimal_places=2)
+    others_mean = models.DecimalField("其他成员平均分", max_digits=8, decimal_places=2)
+    deviation = models.DecimalField("偏离", max_digits=8, decimal_places=2)
+    limit = models.DecimalField("允许偏离", max_digits=8, decimal_places=2)
+    raised_at = models.DateTimeField("提示时间")
+    resolution = models.CharField("处理", max_length=20, choices=Resolution.choices, blank=True, default="")
+    resolved_at = models.DateTimeField("处理时间", null=True, blank=True)
+
+    class Meta:
+        ordering = ["session", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(resolution="", resolved_at__isnull=True)
+                | Q(resolution__in=["confirmed", "amended", "void"], resolved_at__isnull=False),
+                name="flag_resolution_valid",
+            ),
+            models.UniqueConstraint(fields=["mark"], condition=Q(resolution=""), name="flag_one_open_per_mark"),
+        ]
+
+
+class ExtensionProposal(models.Model):
+    """A member says the time is short (条例48): carried when more than 1/3 of the members vote yes."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "表决中"
+        CARRIED = "carried", "通过"
+        NOT_CARRIED = "not_carried", "未通过"
+        VOID = "void", "已作废"
+
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="extensions")
+    proposed_by = models.ForeignKey(DrawnExpert, on_delete=models.PROTECT, related_name="+")
+    minutes = models.PositiveIntegerField("延长分钟数")
+    reason = models.CharField("理由", max_length=500)
+    status = models.CharField("状态", max_length=20, choices=Status.choices, default=Status.OPEN)
+    proposed_at = models.DateTimeField("提议时间")
+    decided_at = models.DateTimeField("表决结果时间", null=True, blank=True)
+    window_end_before = models.DateTimeField("原结束时间")
+    window_end_after = models.DateTimeField("延长后结束时间", null=True, blank=True)
+
+    class Meta:
+        ordering = ["session", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "carried", "not_carried", "void"]), name="extension_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(minutes__gt=0), name="extension_minutes_positive"),
+            models.UniqueConstraint(fields=["session"], condition=Q(status="open"), name="extension_one_open"),
+        ]
+
+
+class ExtensionBallot(models.Model):
+    proposal = models.ForeignKey(ExtensionProposal, on_delete=models.CASCADE, related_name="ballots")
+    member = models.ForeignKey(DrawnExpert, on_delete=models.PROTECT, related_name="+")
+    yes = models.BooleanField("同意延长")
+    cast_at = models.DateTimeField("表决时间")
+
+    class Meta:
+        ordering = ["proposal", "id"]
+        constraints = [models.UniqueConstraint(fields=["proposal", "member"], name="extension_ballot_once")]

@@ -12,5 +12,27 @@ router.register("evaluation-methods", views.EvaluationMethodViewSet, basename="e
 urlpatterns = [
     path("lots/<int:lot_id>/opened-bids/", views.OpenedBidsView.as_view(), name="opened-bids"),
     path("lots/<int:lot_id>/opened-bids/<uuid:bid_id>/file/", views.OpenedBidFileView.as_view(), name="opened-bid-file"),
+    path("lots/<int:lot_id>/evaluation-session/", views.EvaluationSessionView.as_view(), name="evaluation-session"),
+    path(
+        "lots/<int:lot_id>/evaluation-session/start/",
+        views.EvaluationSessionStartView.as_view(),
+        name="evaluation-session-start",
+    ),
+    *[
+        path(f"lots/<int:lot_id>/evaluation-session/{route}/", views.EvaluationSessionActionView.as_view(action_name=name))
+        for route, name in [
+            ("advance", "advance"),
+            ("sign-in", "sign-in"),
+            ("declaration", "declaration"),
+            ("chair-vote", "chair-vote"),
+            ("reviews", "reviews"),
+            ("scores", "scores"),
+            ("flags/<int:flag_id>/confirm", "flag-confirm"),
+            ("flags/<int:flag_id>/amend", "flag-amend"),
+            ("extensions", "extension"),
+            ("extensions/<int:proposal_id>/vote", "extension-vote"),
+            ("members/<int:member_id>/replace", "replace"),
+        ]
+    ],
     *router.urls,
 ]

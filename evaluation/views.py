@@ -3,7 +3,7 @@ evaluation/selectors.py."""
 
 from urllib.parse import quote
 
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -11,8 +11,18 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from evaluation import bidfiles, services
-from evaluation.models import Criterion, CriterionStage, DrawnExpert, DrawRequest, EvaluationKind, EvaluationMethod, Venue
+from evaluation import bidfiles, services, session_selectors
+from evaluation import session as evaluation_session
+from evaluation.models import (
+    Criterion,
+    CriterionStage,
+    DrawnExpert,
+    DrawRequest,
+    EvaluationKind,
+    EvaluationMethod,
+    EvaluationSession,
+    Venue,
+)
 from evaluation.selectors import WATCHERS, draw_requests_visible_to, members_visible_to, methods_visible_to
 from trading.api import validated
 from trading.models import Lot, PriceFormula
@@ -363,3 +373,135 @@ class OpenedBidFileView(APIView):
         response["X-Content-SHA256"] = bid.plaintext_sha256
         response["Cache-Control"] = "no-store"
         return response
+
+
+# --- The evaluation session (评标过程) --------------------------------------------------------------------------------
+# Every path starts from session_selectors.session_for: bidders, the tenderee side and experts not sitting get 404
+# before any service runs; staff and supervisors then meet the services' own role checks (supervisors only read).
+
+
+class PhaseInSerializer(serializers.Serializer):
+    phase = serializers.ChoiceField(choices=EvaluationSession.Phase.choices)
+
+
+class SignInSerializer(serializers.Serializer):
+    venue = serializers.IntegerField()
+
+
+class DeclarationSerializer(serializers.Serializer):
+    conflict = serializers.BooleanField()
+    note = serializers.CharField(allow_blank=True, default="", max_length=500)
+
+
+class ChairVoteSerializer(serializers.Serializer):
+    candidate = serializers.IntegerField()
+
+
+class VerdictSerializer(serializers.Serializer):
+    bid = serializers.UUIDField()
+    criterion = serializers.IntegerField()
+    passed = serializers.BooleanField()
+    reason = serializers.CharField(allow_blank=True, default="", max_length=500)
+
+
+class ReviewInSerializer(serializers.Serializer):
+    phase = serializers.ChoiceField(choices=["qualification", "compliance"])
+    verdicts = VerdictSerializer(many=True)
+
+
+class ScoreInSerializer(serializers.Serializer):
+    bid = serializers.UUIDField()
+    criterion = serializers.IntegerField()
+    score = serializers.CharField(max_length=12)
+
+
+class ScoresInSerializer(serializers.Serializer):
+    scores = ScoreInSerializer(many=True)
+
+
+class AmendSerializer(serializers.Serializer):
+    score = serializers.CharField(max_length=12)
+
+
+class ExtensionInSerializer(serializers.Serializer):
+    minutes = serializers.IntegerField(min_value=1, max_value=24 * 60)
+    reason = serializers.CharField(max_length=500)
+
+
+class BallotSerializer(serializers.Serializer):
+    yes = serializers.BooleanField()
+
+
+def _session_or_404(request, lot_id):
+    lot = _lot(request, lot_id)
+    return (lot, *session_selectors.session_for(lot=lot, user=request.user))
+
+
+class EvaluationSessionView(APIView):
+    """GET the lot's session as the user may see it (members, staff, supervisors; anyone else 404)."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request, lot_id):
+        _, session, seat = _session_or_404(request, lot_id)
+        return Response(session_selectors.session_state(session, seat=seat))
+
+
+class EvaluationSessionStartView(APIView):
+    """Staff open the session (the lot evaluating, its committee fixed)."""
+
+    @extend_schema(request=None, responses={201: dict})
+    def post(self, request, lot_id):
+        lot = _lot(request, lot_id)
+        if getattr(request.user, "role", None) not in WATCHERS:
+            raise Http404
+        session = evaluation_session.session_start(lot=lot, actor=request.user)
+        return Response(session_selectors.session_state(session, seat=None), status=status.HTTP_201_CREATED)
+
+
+class EvaluationSessionActionView(APIView):
+    """POST one action on the session: `action` picks the service; the body is checked by its serializer."""
+
+    action_name = ""
+
+    def _run(self, request, session, seat, **kw):
+        data = request.data
+        act, user = evaluation_session, request.user
+        if self.action_name == "advance":
+            return act.session_advance(session=session, actor=user, expected=validated(PhaseInSerializer, request)["phase"])
+        if self.action_name == "sign-in":
+            return act.member_sign_in(session=session, actor=user, venue_id=validated(SignInSerializer, request)["venue"])
+        if self.action_name == "declaration":
+            data = validated(DeclarationSerializer, request)
+            return act.member_declare(session=session, actor=user, conflict=data["conflict"], note=data["note"])
+        if self.action_name == "chair-vote":
+            return act.chair_vote(session=session, actor=user, candidate_id=validated(ChairVoteSerializer, request)["candidate"])
+        if self.action_name == "reviews":
+            data = validated(ReviewInSerializer, request)
+            return act.review_submit(session=session, actor=user, phase=data["phase"], verdicts=data["verdicts"])
+        if self.action_name == "scores":
+            return act.scores_submit(session=session, actor=user, scores=validated(ScoresInSerializer, request)["scores"])
+        if self.action_name == "flag-confirm":
+            return act.flag_resolve(session=session, actor=user, flag_id=kw["flag_id"])
+        if self.action_name == "flag-amend":
+            score = validated(AmendSerializer, request)["score"]
+            return act.flag_resolve(session=session, actor=user, flag_id=kw["flag_id"], amend_to=score)
+        if self.action_name == "extension":
+            data = validated(ExtensionInSerializer, request)
+            return act.extension_propose(session=session, actor=user, minutes=data["minutes"], reason=data["reason"])
+        if self.action_name == "extension-vote":
+            yes = validated(BallotSerializer, request)["yes"]
+            return act.extension_vote(session=session, actor=user, proposal_id=kw["proposal_id"], yes=yes)
+        if self.action_name == "replace":
+            member = get_object_or_404(DrawnExpert, pk=kw["member_id"], draw__request=session.request_id)
+            reason = validated(ReasonSerializer, request)["reason"]
+            return act.session_member_replace(session=session, member=member, actor=user, reason=reason)
+        raise Http404
+
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request, lot_id, **kw):
+        _, session, seat = _session_or_404(request, lot_id)
+        self._run(request, session, seat, **kw)
+        session.refresh_from_db()
+        if seat is not None:
+            seat = bidfiles.committee_seat(lot=session.lot, user=request.user)
+        return Response(session_selectors.session_state(session, seat=seat))
