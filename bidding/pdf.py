@@ -79,57 +79,46 @@ def _font_for(font_path: str, texts) -> TTFont:
     return font
 
 
-def letter_pdf(heading: RecordHeading, paragraphs: list[str], footer: list[str], *, font_path: str, subject: str) -> bytes:
-    """A letter: a title, labelled lines, paragraphs and footer lines (the verification code). Returns the PDF."""
-    texts = [heading.title, *(t for line in heading.lines for t in line), *paragraphs, *footer]
-    font = _font_for(font_path, texts)
-    title = ParagraphStyle("title", fontName=font.fontName, fontSize=18, leading=26, alignment=1, wordWrap="CJK")
-    body = ParagraphStyle("body", fontName=font.fontName, fontSize=11, leading=18, wordWrap="CJK")
-    small = ParagraphStyle("small", fontName=font.fontName, fontSize=9, leading=13, wordWrap="CJK")
+def _build(heading: RecordHeading, font: TTFont, body, *, size: int, margin: float, subject: str, rest) -> bytes:
+    """The shared frame of every document: A4, the centre as author, the title and the labelled lines in `body`
+    style, then `rest` (flowables). Returns the PDF bytes."""
+    title = ParagraphStyle("title", fontName=font.fontName, fontSize=size, leading=size * 1.4, alignment=1, wordWrap="CJK")
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer,
         pagesize=A4,
-        leftMargin=25 * mm,
-        rightMargin=25 * mm,
-        topMargin=25 * mm,
-        bottomMargin=20 * mm,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin,
+        bottomMargin=min(margin, 20 * mm),
         title=heading.title,
         author="公共资源交易中心",
         subject=subject,
     )
-    story = [Paragraph(_escape(heading.title), title), Spacer(1, 8 * mm)]
+    story = [Paragraph(_escape(heading.title), title), Spacer(1, size * mm / 4)]
     story += [Paragraph(f"{_escape(label)}：{_escape(value)}", body) for label, value in heading.lines]
-    story.append(Spacer(1, 6 * mm))
-    story += [Paragraph(_escape(text), body) for text in paragraphs]
-    story.append(Spacer(1, 12 * mm))
-    story += [Paragraph(_escape(line), small) for line in footer]
-    document.build(story)
+    document.build(story + rest)
     return buffer.getvalue()
+
+
+def _style(name: str, font: TTFont, size: int, leading: int) -> ParagraphStyle:
+    return ParagraphStyle(name, fontName=font.fontName, fontSize=size, leading=leading, wordWrap="CJK")
+
+
+def letter_pdf(heading: RecordHeading, paragraphs: list[str], footer: list[str], *, font_path: str, subject: str) -> bytes:
+    """A letter: a title, labelled lines, paragraphs and footer lines (the verification code). Returns the PDF."""
+    font = _font_for(font_path, [heading.title, *(t for line in heading.lines for t in line), *paragraphs, *footer])
+    body, small = _style("body", font, 11, 18), _style("small", font, 9, 13)
+    rest = [Spacer(1, 6 * mm), *(Paragraph(_escape(text), body) for text in paragraphs), Spacer(1, 12 * mm)]
+    rest += [Paragraph(_escape(line), small) for line in footer]
+    return _build(heading, font, body, size=18, margin=25 * mm, subject=subject, rest=rest)
 
 
 def opening_record_pdf(heading: RecordHeading, rows: list[list[str]], footer: list[str], *, font_path: str) -> bytes:
     """The record: a heading, one table row per bid (COLUMNS), and footer lines. Returns the PDF bytes."""
     texts = [heading.title, *(t for line in heading.lines for t in line), *COLUMNS, *(c for row in rows for c in row), *footer]
     font = _font_for(font_path, texts)
-    title = ParagraphStyle("title", fontName=font.fontName, fontSize=16, leading=22, alignment=1, wordWrap="CJK")
-    body = ParagraphStyle("body", fontName=font.fontName, fontSize=10, leading=14, wordWrap="CJK")
-    cell = ParagraphStyle("cell", fontName=font.fontName, fontSize=9, leading=12, wordWrap="CJK")
-    buffer = io.BytesIO()
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=15 * mm,
-        bottomMargin=15 * mm,
-        title=heading.title,
-        author="公共资源交易中心",
-        subject="开标记录",
-    )
-    story = [Paragraph(_escape(heading.title), title), Spacer(1, 4 * mm)]
-    story += [Paragraph(f"{_escape(label)}：{_escape(value)}", body) for label, value in heading.lines]
-    story.append(Spacer(1, 4 * mm))
+    body, cell = _style("body", font, 10, 14), _style("cell", font, 9, 12)
     data = [[Paragraph(_escape(c), cell) for c in COLUMNS]]
     data += [[Paragraph(_escape(c), cell) for c in row] for row in rows]
     widths = [12 * mm, 48 * mm, 18 * mm, 30 * mm, 22 * mm, 20 * mm, 30 * mm]  # 180 mm: A4 less the margins
@@ -143,10 +132,8 @@ def opening_record_pdf(heading: RecordHeading, rows: list[list[str]], footer: li
             ]
         )
     )
-    story += [table, Spacer(1, 6 * mm)]
-    story += [Paragraph(_escape(line), body) for line in footer]
-    document.build(story)
-    return buffer.getvalue()
+    rest = [Spacer(1, 4 * mm), table, Spacer(1, 6 * mm), *(Paragraph(_escape(line), body) for line in footer)]
+    return _build(heading, font, body, size=16, margin=15 * mm, subject="开标记录", rest=rest)
 
 
 def _escape(text: str) -> str:

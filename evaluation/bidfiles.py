@@ -8,7 +8,8 @@ from rest_framework import status
 
 from audit.services import audit_record
 from bidding.models import Bid, BidStatus
-from evaluation.models import DrawnExpert, DrawRequest, MemberStatus
+from evaluation.models import DrawnExpert
+from evaluation.selectors import committee_of
 from trading.api import DomainError, store_unavailable
 from trading.models import Lot, LotStatus
 from trading.objectstore import ChunkIterator, ObjectMissing, StoreUnavailable, get_store
@@ -18,16 +19,7 @@ def committee_seat(*, lot: Lot, user) -> DrawnExpert | None:
     """The user's confirmed seat on the lot's fixed committee, or None."""
     if not user.is_authenticated:
         return None
-    return (
-        DrawnExpert.objects.filter(
-            draw__request__lot=lot,
-            draw__request__status=DrawRequest.Status.FIXED,
-            status=MemberStatus.CONFIRMED,
-            expert__user=user,
-        )
-        .select_related("expert")
-        .first()
-    )
+    return committee_of(lot.pk).filter(expert__user=user).first()
 
 
 def _not_found() -> DomainError:

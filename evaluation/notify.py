@@ -13,6 +13,7 @@ stays secret, and the expert should not learn whom they will judge before sittin
 """
 
 import logging
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -54,8 +55,9 @@ class ConsoleNotifier:
         logger.info("notify expert %s: %s", expert.pk, message.text())
 
 
-class SmsVoiceNotifier:
-    """Extension point for an SMS / voice provider. `deliver` is what a real provider class implements."""
+class SmsVoiceNotifier(ABC):
+    """Extension point for an SMS / voice provider: an interface, usable only through a subclass that implements
+    `deliver` against the provider's API."""
 
     def send(self, expert, message: Message) -> None:
         if not expert.phone:
@@ -63,8 +65,9 @@ class SmsVoiceNotifier:
             return
         self.deliver(expert.phone, message.text())
 
+    @abstractmethod
     def deliver(self, phone: str, text: str) -> None:
-        raise NotImplementedError("subclass SmsVoiceNotifier and implement deliver(phone, text) for your provider")
+        """Send `text` to `phone` through the provider; raise if it refuses."""
 
 
 def get_notifier() -> Notifier:

@@ -172,6 +172,13 @@ def draw_requests_visible_to(user) -> QuerySet[DrawRequest]:
     return qs
 
 
+def committee_of(lot_id: int) -> QuerySet[DrawnExpert]:
+    """The lot's evaluation committee: the confirmed members of its fixed draw, with their expert and venue."""
+    return DrawnExpert.objects.filter(
+        draw__request__lot_id=lot_id, draw__request__status=DrawRequest.Status.FIXED, status=MemberStatus.CONFIRMED
+    ).select_related("expert", "venue")
+
+
 def members_visible_to(user) -> QuerySet[DrawnExpert]:
     """Staff and supervisors: every row. An expert: their own invitations (never backups or skipped items).
     Bidders, the tenderee, the agency, anyone else: nothing, ever."""

@@ -40,15 +40,9 @@ def _local(moment: datetime) -> str:
 
 
 def _committee(lot: Lot) -> list[str]:
-    from evaluation.models import DrawnExpert, DrawRequest, MemberStatus
+    from evaluation.selectors import committee_of
 
-    return list(
-        DrawnExpert.objects.filter(
-            draw__request__lot=lot, draw__request__status=DrawRequest.Status.FIXED, status=MemberStatus.CONFIRMED
-        )
-        .order_by("line__position", "position")
-        .values_list("expert__name", flat=True)
-    )
+    return list(committee_of(lot.pk).order_by("line__position", "position").values_list("expert__name", flat=True))
 
 
 def _letter_pdf(lot: Lot, kind: str, recipient, winner, price: str, code: str, now: datetime) -> bytes:

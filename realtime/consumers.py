@@ -45,6 +45,10 @@ def _since(scope) -> int | None:
     return None
 
 
+# Who may sit in each kind of room (realtime/selectors.py).
+SEAT_RULES = {rooms.EVALUATION: selectors.evaluation_seat, rooms.OPENING: selectors.opening_seat}
+
+
 class RoomConsumer(AsyncWebsocketConsumer):
     """One room per lot. On connect: accept (so that a refusal's close code reaches the client: a close before the
     handshake is only an HTTP 403), check the seat (4401, 4403, 4404), join the room's group, replay the events
@@ -54,7 +58,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     commands: dict[str, str] = {"heartbeat": "do_heartbeat"}
 
     def seat_for(self, user, lot_id: int) -> selectors.Seat:
-        raise NotImplementedError
+        return SEAT_RULES[self.kind](user, lot_id)
 
     async def connect(self):
         await self.accept()
@@ -177,9 +181,6 @@ class EvaluationRoomConsumer(RoomConsumer):
     kind = rooms.EVALUATION
     commands = {**RoomConsumer.commands, "message": "do_message", "pause": "do_pause", "resume": "do_resume"}
 
-    def seat_for(self, user, lot_id):
-        return selectors.evaluation_seat(user, lot_id)
-
     async def do_message(self, command):
         event = await database_sync_to_async(services.room_message_post)(
             lot_id=self.lot_id, actor=self.scope["user"], text=str(command.get("text", ""))
@@ -203,6 +204,3 @@ class OpeningHallConsumer(RoomConsumer):
     """`/ws/opening/<lot_id>/`: the opening's bidders, the tenderee side, staff and supervisors."""
 
     kind = rooms.OPENING
-
-    def seat_for(self, user, lot_id):
-        return selectors.opening_seat(user, lot_id)

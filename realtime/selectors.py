@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from bidding.models import Opening
-from evaluation.models import DrawnExpert, DrawRequest, MemberStatus
+from evaluation.models import DrawnExpert, DrawRequest
+from evaluation.selectors import committee_of
 from realtime import presence
 from trading.models import Role
 
@@ -41,14 +42,8 @@ class Seat:
 
 
 def evaluation_committee(lot_id: int) -> QuerySet[DrawnExpert]:
-    """The members of lot X: confirmed members of the lot's fixed draw, with their expert and venue."""
-    return (
-        DrawnExpert.objects.filter(
-            draw__request__lot_id=lot_id, draw__request__status=DrawRequest.Status.FIXED, status=MemberStatus.CONFIRMED
-        )
-        .select_related("expert", "venue")
-        .order_by("venue__kind", "venue_id", "seat")
-    )
+    """The members of lot X, by venue and seat."""
+    return committee_of(lot_id).order_by("venue__kind", "venue_id", "seat")
 
 
 def evaluation_seat(user, lot_id: int) -> Seat:

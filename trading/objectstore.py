@@ -162,7 +162,9 @@ class HashingReader:
         return self._sha.hexdigest()
 
 
-class _Raised:
+class Raised:
+    """An exception handed from a reading thread to the one consuming what it reads."""
+
     def __init__(self, error: BaseException):
         self.error = error
 
@@ -193,7 +195,7 @@ def prefetched(pieces: Iterable[bytes], depth: int = 2) -> Iterator[bytes]:
                     return
             offer(_END)
         except BaseException as error:  # handed to the consuming thread
-            offer(_Raised(error))
+            offer(Raised(error))
 
     thread = threading.Thread(target=pump, name="ciphertext-prefetch", daemon=True)
     thread.start()
@@ -202,7 +204,7 @@ def prefetched(pieces: Iterable[bytes], depth: int = 2) -> Iterator[bytes]:
             item = ready.get()
             if item is _END:
                 return
-            if isinstance(item, _Raised):
+            if isinstance(item, Raised):
                 raise item.error
             yield item
     finally:

@@ -42,7 +42,7 @@ from trading import rules
 from trading.access import is_tenderee_side, require_role
 from trading.api import DomainError, store_unavailable
 from trading.models import Lot, LotStatus, Role
-from trading.objectstore import STREAM_READ, MiB, ObjectMissing, ObjectStore, StoreUnavailable, get_store, prefetched
+from trading.objectstore import STREAM_READ, MiB, ObjectMissing, ObjectStore, Raised, StoreUnavailable, get_store, prefetched
 from trading.sealing import seal, unseal
 
 logger = logging.getLogger(__name__)
@@ -289,11 +289,6 @@ def _ciphertext(store: ObjectStore, key: str, read_size: int) -> tuple[Iterator[
     return feed, release
 
 
-class _Raised:
-    def __init__(self, error: BaseException):
-        self.error = error
-
-
 _SHORT, _TRAILING, _DONE = object(), object(), object()
 
 
@@ -363,7 +358,7 @@ class SealedStream:
                         return
                 filled.put(_TRAILING if self._fill(memoryview(bytearray(1))) else _DONE)
             except BaseException as error:  # handed to the verifying thread
-                filled.put(_Raised(error))
+                filled.put(Raised(error))
 
         thread = threading.Thread(target=pump, name="bid-verify-read", daemon=True)
         thread.start()
@@ -377,7 +372,7 @@ class SealedStream:
                     raise envelope.EnvelopeError("truncated", f"the body ends after {index} of {count} chunks")
                 if item is _TRAILING:
                     raise envelope.EnvelopeError("truncated", "trailing bytes after the last chunk")
-                if isinstance(item, _Raised):
+                if isinstance(item, Raised):
                     raise item.error
                 buffer, got = item
                 view, at = memoryview(buffer), 0
