@@ -72,9 +72,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.group = room_group(self.room)
         # Join first, then read: whatever commits after the read arrives live, whatever before is in the table.
         await self.channel_layer.group_add(self.group, self.channel_name)
-        arrived = self.seat.role == "member" and await database_sync_to_async(presence.join)(
-            self.room, self.seat.user_id, self.channel_name
-        )
+        arrived = await self._join()
         texts, snapshot, self.last_seen = await database_sync_to_async(self._catch_up)(_since(self.scope))
         for text in texts:
             await self.send(text_data=text)
@@ -86,13 +84,23 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if not hasattr(self, "group"):
             return
         await self.channel_layer.group_discard(self.group, self.channel_name)
-        if self.seat.role == "member" and await database_sync_to_async(presence.leave)(
-            self.room, self.seat.user_id, self.channel_name
-        ):
+        if self.present() and await database_sync_to_async(presence.leave)(self.room, self.seat.user_id, self.channel_name):
             await self._announce(online=False)
 
+    def present(self) -> bool:
+        """Whether this seat counts in the room's presence (the evaluation room: members only)."""
+        return self.seat.role == "member"
+
+    async def _join(self) -> bool:
+        """Adds or refreshes this connection in the presence; True if the user just arrived."""
+        if not self.present():
+            return False
+        return await database_sync_to_async(presence.join)(self.room, self.seat.user_id, self.channel_name)
+
     def _visible(self, audience: str, user_id: int | None) -> bool:
-        return rooms.visible(audience, user_id, user_id=self.seat.user_id, watcher=self.seat.watcher)
+        return rooms.visible(
+            audience, user_id, user_id=self.seat.user_id, watcher=self.seat.watcher, tenderee=self.seat.role == "tenderee"
+        )
 
     def _catch_up(self, since: int | None) -> tuple[list[str], str, int]:
         last_seq, state = rooms.head(self.room)
@@ -137,7 +145,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.last_seen = seq
 
     async def room_presence(self, message):
-        await self.send(text_data=message["text"])
+        # Staff and supervisors get the fuller text when there is one (the opening hall names bidders only to them).
+        await self.send(
+            text_data=message.get("watcher_text") if self.seat.watcher and "watcher_text" in message else message["text"]
+        )
 
     async def room_evict(self, message):
         if message["user"] == self.seat.user_id:
@@ -169,8 +180,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=self._envelope("ack", {"command": command, "seq": event.seq}))
 
     async def do_heartbeat(self, command):
-        if self.seat.role == "member":
-            await database_sync_to_async(presence.join)(self.room, self.seat.user_id, self.channel_name)
+        await self._join()
         await self._deliver_missed(None)  # a live event the layer dropped is delivered here at the latest
         await self.send(text_data=self._envelope("heartbeat", {"as_of": self.last_seen, "interval": presence.HEARTBEAT_SECONDS}))
 
@@ -201,6 +211,27 @@ class EvaluationRoomConsumer(RoomConsumer):
 
 
 class OpeningHallConsumer(RoomConsumer):
-    """`/ws/opening/<lot_id>/`: the opening's bidders, the tenderee side, staff and supervisors."""
+    """`/ws/opening/<lot_id>/`: the opening's bidders, the tenderee side, staff and supervisors. Everyone counts
+    in the presence; the announcement names a bidder's organisation to staff and supervisors only."""
 
     kind = rooms.OPENING
+
+    def present(self) -> bool:
+        return True
+
+    async def _join(self) -> bool:
+        return await database_sync_to_async(presence.join)(self.room, self.seat.user_id, self.channel_name, who=self.seat.who)
+
+    async def _announce(self, *, online: bool) -> None:
+        seen, full = await database_sync_to_async(self._presence_texts)(online)
+        await self.channel_layer.group_send(self.group, {"type": rooms.PRESENCE_TYPE, "text": seen, "watcher_text": full})
+
+    def _presence_texts(self, online: bool) -> tuple[str, str]:
+        change = {"role": self.seat.role, "online": online}
+        everyone = {**change, "presence": selectors.opening_presence(self.room, watcher=False)}
+        watchers = {
+            **change,
+            "organisation": self.seat.organisation,
+            "presence": selectors.opening_presence(self.room, watcher=True),
+        }
+        return self._envelope("presence", everyone), self._envelope("presence", watchers)

@@ -14,6 +14,7 @@ class Audience(models.TextChoices):
     EVERYONE = "everyone", "房间内所有人"
     WATCHERS = "watchers", "仅工作人员和监督人员"
     MEMBER = "member", "仅一名成员（及工作人员、监督人员）"
+    STAFF_SIDE = "staff_side", "工作人员、监督人员和招标人一方"
 
 
 class RoomHead(models.Model):

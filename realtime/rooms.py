@@ -7,8 +7,8 @@ numbers the event, stores it, and sends it to the room's group with `transaction
 transaction sends nothing and leaves no number behind, so a committed event N means every event before N is
 committed too: a consumer that sees a gap reads the missing events back from the table.
 
-Each event has an audience: EVERYONE in the room, WATCHERS only (staff and supervisors), or `only(user)`, one
-member (and the watchers, who see everything). The event travels once to the room's group with its audience;
+Each event has an audience: EVERYONE in the room, WATCHERS only (staff and supervisors), STAFF_SIDE (the watchers
+and, in the opening hall, the tenderee side), or `only(user)`, one member (and the watchers, who see everything). The event travels once to the room's group with its audience;
 each connection forwards it to its client or not (`visible`), and counts it as seen either way.
 """
 
@@ -48,6 +48,7 @@ class Target:
 
 EVERYONE = Target(Audience.EVERYONE)
 WATCHERS = Target(Audience.WATCHERS)
+STAFF_SIDE = Target(Audience.STAFF_SIDE)
 
 
 def only(user) -> Target:
@@ -55,9 +56,11 @@ def only(user) -> Target:
     return Target(Audience.MEMBER, getattr(user, "pk", user))
 
 
-def visible(audience: str, audience_user_id: int | None, *, user_id: int, watcher: bool) -> bool:
+def visible(audience: str, audience_user_id: int | None, *, user_id: int, watcher: bool, tenderee: bool = False) -> bool:
     if audience == Audience.EVERYONE or watcher:
         return True
+    if audience == Audience.STAFF_SIDE:
+        return tenderee
     return audience == Audience.MEMBER and audience_user_id == user_id
 
 

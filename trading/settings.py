@@ -23,6 +23,9 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+# Reverse proxies (addresses or CIDR blocks) whose X-Forwarded-For is believed when a member signs in at an evaluation
+# venue (evaluation.views.client_address). Empty: the connecting address only.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
 
 INSTALLED_APPS = [
     "daphne",
@@ -112,6 +115,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# The web UI built by Vite (frontend/web, `make frontend`): its assets are served under /static/web/.
+WEB_UI_DIR = BASE_DIR / "frontend" / "web" / "dist"
+STATICFILES_DIRS = [("web", WEB_UI_DIR)] if WEB_UI_DIR.is_dir() else []
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -123,8 +129,22 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # redis-py 8 raises instead of waiting once the pool is full; 100 is far too few.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "max_connections": 1000}]},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # redis-py 8 raises instead of waiting once the pool is full; 100 is far too few.
+                        "max_connections": 1000,
+                        # No socket timeout (docs/architecture.md, "Redis channel layer"): each receive is a BZPOPMIN
+                        # that Redis ends after 5 s, which redis-py 8's default 5 s timeout races; and any timeout
+                        # sends through asyncio.wait_for, which on Python 3.11 can swallow a closing consumer's
+                        # cancellation. A dead Redis is noticed by TCP keepalive (about 45 s) instead.
+                        "socket_timeout": None,
+                        "socket_connect_timeout": 5,
+                        "socket_keepalive": True,
+                    }
+                ]
+            },
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

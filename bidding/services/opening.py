@@ -37,6 +37,8 @@ from bidding import envelope, pdf
 from bidding.models import Bid, BidStatus, Opening, OpeningResponse, OpeningSignIn
 from bidding.services import rescue
 from bidding.services.bids import PURPOSE as BID_PURPOSE
+from realtime import rooms
+from realtime.selectors import opening_state, record_path
 from realtime.services import push_to_orgs
 from trading import rules
 from trading.access import is_tenderee_side, require_role
@@ -138,6 +140,7 @@ def opening_start(*, lot: Lot, now: datetime) -> Opening | None:
         after={"bids": submitted, "decryption_deadline": opening.decryption_deadline},
         now=now,
     )
+    _publish(lot.pk, "opening_started", opening_state(lot.pk), now=now)
     push_to_orgs(
         _bidder_ids(opening),
         {
@@ -164,8 +167,9 @@ def _is_bidder(opening: Opening, user) -> bool:
     )
 
 
-def _party(opening: Opening, user) -> str | None:
-    """watcher (staff, supervisors), tenderee (the project's tenderee or agency), bidder (a bid in this opening)."""
+def opening_party(opening: Opening, user) -> str | None:
+    """Who `user` is at this opening: watcher (staff, supervisors), tenderee (the project's tenderee or agency),
+    bidder (a bid in this opening); None for anyone else, who may not see it (the API and the opening hall)."""
     if not getattr(user, "is_authenticated", False):
         return None
     if user.role in WATCHERS:
@@ -175,6 +179,40 @@ def _party(opening: Opening, user) -> str | None:
     if _is_bidder(opening, user):
         return "bidder"
     return None
+
+
+_party = opening_party
+
+
+# --- The opening hall (realtime) --------------------------------------------------------------------------------
+
+
+def _publish(lot_id: int, kind: str, payload: dict, *, audience: rooms.Target = rooms.EVERYONE, now: datetime | None) -> None:
+    """One event in the opening hall, in the caller's transaction (sent after commit). The hall shows a party no more
+    than opening_view does: everyone the times, counts and the published record; who is who (sign-ins, each bid's
+    outcome) only staff and supervisors, and a bidder its own; the responses the staff side (STAFF_SIDE)."""
+    rooms.publish(rooms.opening_room(lot_id), kind, payload, audience=audience, now=now)
+
+
+def _publish_counts(lot_id: int, now: datetime | None) -> None:
+    state = opening_state(lot_id)
+    counts = ("bids", "signed_in", "sealed", "decrypted", "revoked", "withdrawn")
+    _publish(lot_id, "counts", {name: state[name] for name in counts}, now=now)
+
+
+def _publish_outcome(bid: Bid, *, status: str, actor, via: str, fault: str | None, now: datetime | None) -> None:
+    """A bid decided: to the bidder who handed in the key (and the watchers), else to the watchers; then the counts."""
+    payload = {
+        "bid": str(bid.pk),
+        "bidder": bid.bidder.name,
+        "status": status,
+        "status_label": BidStatus(status).label,
+        "via": via,
+        "fault": fault,
+    }
+    to_bidder = actor is not None and actor.role == Role.BIDDER
+    _publish(bid.lot_id, "bid_decided", payload, audience=rooms.only(actor) if to_bidder else rooms.WATCHERS, now=now)
+    _publish_counts(bid.lot_id, now)
 
 
 def _opening_of(lot: Lot, *, lock: bool = False) -> Opening:
@@ -231,6 +269,9 @@ def opening_sign_in(*, lot: Lot, actor, now: datetime | None = None) -> tuple[Op
         after={"bidder": actor.organisation_id, "ip": ip},
         now=now,
     )
+    bidder = {"bidder": actor.organisation.name, "signed_in_at": _iso(now)}
+    _publish(lot.pk, "bidder_signed_in", bidder, audience=rooms.WATCHERS, now=now)
+    _publish_counts(lot.pk, now)
     return sign_in, True
 
 
@@ -494,6 +535,7 @@ def _decide_failure(store: ObjectStore, bid: Bid, failure: _Failure, *, actor, v
             push_to_orgs(
                 [bid.bidder_id], {"type": "bid_decryption_failed", "lot": bid.lot_id, "bid": str(bid.pk), "status": decided}
             )
+            _publish_outcome(bid, status=decided, actor=actor, via=via, fault=fault, now=now)
     if updated != 1:
         bid.refresh_from_db()
         return _not_decryptable(bid)
@@ -556,6 +598,7 @@ def _open_bid(bid: Bid, *, key_for: Callable[[envelope.Header], bytes], actor, v
                 now=at,
             )
             push_to_orgs([bid.bidder_id], {"type": "bid_decrypted", "lot": bid.lot_id, "bid": str(bid.pk)})
+            _publish_outcome(bid, status=BidStatus.DECRYPTED, actor=actor, via=via, fault=None, now=at)
     if updated == 1:
         _store_soon(bid.pk)
     bid.refresh_from_db()
@@ -769,6 +812,7 @@ def opening_extend(*, lot: Lot, actor, until: datetime, reasons: str, now: datet
         _bidder_ids(opening),
         {"type": "decryption_extended", "lot": lot.pk, "decryption_deadline": timezone.localtime(until).isoformat()},
     )
+    _publish(lot.pk, "decryption_extended", {"decryption_deadline": _iso(until), "reasons": reasons}, now=now)
     return opening
 
 
@@ -825,6 +869,11 @@ def _close(opening_id: int, *, actor, now: datetime, due_only: bool) -> Opening 
             now=now,
         )
         push_to_orgs(_bidder_ids(opening), {"type": "decryption_closed", "lot": opening.lot_id})
+        decided = [(pk, BidStatus.REVOKED, "bidder") for pk in pending] + [(pk, BidStatus.WITHDRAWN, "platform") for pk in lost]
+        named = Bid.objects.select_related("bidder").in_bulk([pk for pk, _, _ in decided])
+        for pk, status, fault in decided:
+            _publish_outcome(named[pk], status=status, actor=actor, via="close", fault=fault, now=now)
+        _publish(opening.lot_id, "decryption_closed", opening_state(opening.lot_id), now=now)
     return opening
 
 
@@ -1062,6 +1111,8 @@ def opening_publish_record(*, lot: Lot, actor, now: datetime | None = None) -> O
                 now=now,
             )
             push_to_orgs(_bidder_ids(opening), {"type": "opening_record", "lot": lot.pk, "sha256": sha256})
+            published = {"published_at": _iso(now), "sha256": sha256, "path": record_path(lot.pk)}
+            _publish(lot.pk, "record_published", published, now=now)
     if updated != 1:
         _delete_quietly(store, key)
         raise DomainError("record_published", "开标记录已公布", "The opening record has already been published")
@@ -1122,6 +1173,7 @@ def opening_respond(
         after={"bidder": actor.organisation_id, "kind": kind, "objection": objection},
         now=now,
     )
+    _publish(lot.pk, "opening_response", _response_view(response), audience=rooms.STAFF_SIDE, now=now)
     return response
 
 
@@ -1145,6 +1197,7 @@ def opening_answer_objection(*, response: OpeningResponse, actor, answer: str, n
     lot_id = response.opening.lot_id
     audit_record(action="opening.objection_answered", actor=actor, obj=response, lot_id=lot_id, after={"answer": answer}, now=now)
     push_to_orgs([response.bidder_id], {"type": "opening_objection_answered", "lot": lot_id, "response": response.pk})
+    _publish(lot_id, "objection_answered", _response_view(response), audience=rooms.STAFF_SIDE, now=now)
     return response
 
 

@@ -64,4 +64,10 @@ def test_audiences_and_state():
     assert rooms.visible("member", member.pk, user_id=member.pk + 1, watcher=False) is False
     assert rooms.visible("member", member.pk, user_id=member.pk + 1, watcher=True) is True
     assert rooms.visible("watchers", None, user_id=member.pk, watcher=False) is False
-
+    # The staff side: watchers and, in the opening hall, the tenderee side; never a bidder or a member.
+    fourth = rooms.publish(room, "d", {}, audience=rooms.STAFF_SIDE)
+    assert (fourth.seq, fourth.audience, fourth.audience_user_id) == (4, "staff_side", None)
+    assert rooms.visible("staff_side", None, user_id=member.pk, watcher=False, tenderee=True) is True
+    assert rooms.visible("staff_side", None, user_id=member.pk, watcher=True) is True
+    assert rooms.visible("staff_side", None, user_id=member.pk, watcher=False) is False
+    assert rooms.visible("watchers", None, user_id=member.pk, watcher=False, tenderee=True) is False

@@ -602,16 +602,40 @@ async def test_supervisor_pauses_and_resumes(world):
     [("bidder1", "bidder"), ("bidder2", "bidder"), ("tenderee", "tenderee"), ("staff", "staff"), ("supervisor", "supervisor")],
 )
 async def test_opening_hall_admits_the_openings_parties(world, label, role):
-    await database_sync_to_async(kit.opening)(world.parties, world.lot_a, world.parties.bidders[:3])
+    made = await database_sync_to_async(kit.opening)(world.parties, world.lot_a, world.parties.bidders[:3])
     communicator, replayed, snapshot = await enter(f"/ws/opening/{world.lot_a.pk}/", world.cookies[label])
     try:
         assert replayed == []
+        user = world.user(label)
         assert snapshot == {
             "room": f"opening:{world.lot_a.pk}",
             "as_of": 0,
-            "you": {"role": role, "member": None, "venue": None},
-            "state": EMPTY_STATE,
+            "you": {
+                "role": role,
+                "member": None,
+                "venue": None,
+                "organisation": user.organisation.name if role == "bidder" else None,
+            },
+            "state": {
+                "started_at": timezone.localtime(made.started_at).isoformat(),
+                "decryption_deadline": timezone.localtime(made.decryption_deadline).isoformat(),
+                "decryption_closed_at": None,
+                "bids": 3,
+                "signed_in": 0,
+                "sealed": 3,
+                "decrypted": 0,
+                "revoked": 0,
+                "withdrawn": 0,
+                "record": None,
+            },
+            "presence": {
+                "online": {"bidder": 0, "tenderee": 0, "staff": 0, "supervisor": 0, role: 1},
+                "bidders_online": int(role == "bidder"),
+                **({"bidders": []} if role in ("staff", "supervisor") else {}),
+            },
         }
+        arrived = (await communicator.receive_json_from(timeout=5))["payload"]  # its own arrival
+        assert (arrived["role"], arrived["online"]) == (role, True)
         event = await publish(rooms.opening_room(world.lot_a.pk), "decrypted", {"count": 1})
         assert await communicator.receive_json_from(timeout=5) == {
             "seq": 1,
@@ -646,3 +670,98 @@ async def test_no_opening_hall_before_the_opening(world):
     assert await close_code(f"/ws/opening/{world.lot_b.pk}/", world.cookies["staff"]) == 4404
     assert await close_code(f"/ws/opening/{world.lot_b.pk}/", world.cookies["tenderee"]) == 4403
     assert await close_code(f"/ws/opening/{world.lot_b.pk}/", world.cookies["bidder1"]) == 4403
+
+
+def _online(bidder=0, tenderee=0, staff=0, supervisor=0) -> dict:
+    return {"bidder": bidder, "tenderee": tenderee, "staff": staff, "supervisor": supervisor}
+
+
+async def test_opening_hall_presence_names_bidders_to_watchers_only(world):
+    await database_sync_to_async(kit.opening)(world.parties, world.lot_a, world.parties.bidders[:3])
+    path = f"/ws/opening/{world.lot_a.pk}/"
+    first, second = world.user("bidder1").organisation.name, world.user("bidder2").organisation.name
+    staff, _, _ = await enter(path, world.cookies["staff"])
+    one = two = None
+    try:
+        await receive(staff, 1)  # its own arrival
+        one, _, seen_by_one = await enter(path, world.cookies["bidder1"])
+        assert seen_by_one["presence"] == {"online": _online(bidder=1, staff=1), "bidders_online": 1}
+        counts = {"online": _online(bidder=1, staff=1), "bidders_online": 1}
+        assert [m["payload"] for m in await receive(staff, 1)] == [
+            {"role": "bidder", "online": True, "organisation": first, "presence": {**counts, "bidders": [first]}}
+        ]
+        assert [m["payload"] for m in await receive(one, 1)] == [{"role": "bidder", "online": True, "presence": counts}]
+
+        two, _, seen_by_two = await enter(path, world.cookies["bidder2"])
+        assert seen_by_two["presence"] == {"online": _online(bidder=2, staff=1), "bidders_online": 2}
+        counts = {"online": _online(bidder=2, staff=1), "bidders_online": 2}
+        (to_one,) = await receive(one, 1)
+        assert to_one["payload"] == {"role": "bidder", "online": True, "presence": counts}  # no name for another bidder
+        (to_staff,) = await receive(staff, 1)
+        assert to_staff["payload"]["presence"]["bidders"] == sorted([first, second])
+
+        await two.disconnect()
+        two = None
+        counts = {"online": _online(bidder=1, staff=1), "bidders_online": 1}
+        assert [m["payload"] for m in await receive(one, 1)] == [{"role": "bidder", "online": False, "presence": counts}]
+        assert [m["payload"] for m in await receive(staff, 1)] == [
+            {"role": "bidder", "online": False, "organisation": second, "presence": {**counts, "bidders": [first]}}
+        ]
+        await quiet(staff, one)
+    finally:
+        for communicator in (staff, one, two):
+            if communicator is not None:
+                await communicator.disconnect()
+
+
+@database_sync_to_async
+def _record_published(lot):
+    from bidding.models import Opening
+    from trading.models import Lot, LotStatus
+
+    Lot.objects.filter(pk=lot.pk).update(status=LotStatus.OPENING)
+    Opening.objects.filter(lot=lot).update(record_published_at=timezone.now(), record_sha256="a" * 64)
+
+
+@database_sync_to_async
+def _object(lot, user, text):
+    from bidding.services.opening import opening_respond
+
+    return opening_respond(lot=lot, actor=user, objection=text)
+
+
+async def test_opening_hall_reconnect_replays_since_within_each_audience(world):
+    """A bidder's objection reaches the staff side live and on replay; another bidder never sees it (the API shows a
+    bidder its own response only)."""
+    await database_sync_to_async(kit.opening)(world.parties, world.lot_a, world.parties.bidders[:3])
+    await _record_published(world.lot_a)
+    path, room = f"/ws/opening/{world.lot_a.pk}/", rooms.opening_room(world.lot_a.pk)
+    tenderee, _, _ = await enter(path, world.cookies["tenderee"])
+    two, _, _ = await enter(path, world.cookies["bidder2"])
+    await receive(tenderee, 2)  # arrivals: its own, bidder 2's
+    await receive(two, 1)
+    await _object(world.lot_a, world.user("bidder1"), "唱标价格有误")
+    counts = await publish(room, "counts", {"bids": 3})
+    objection = await receive(tenderee, 2)
+    assert [(m["seq"], m["kind"]) for m in objection] == [(1, "opening_response"), (2, "counts")]
+    assert objection[0]["payload"]["objection"] == "唱标价格有误"
+    assert kinds(await receive(two, 1)) == [(2, "counts")]
+    await quiet(two)
+    await two.disconnect()
+    await tenderee.disconnect()
+
+    for since, label, expected in [
+        ("0", "bidder2", [(2, "counts")]),
+        ("0", "tenderee", [(1, "opening_response"), (2, "counts")]),
+        ("1", "tenderee", [(2, "counts")]),
+        ("0", "supervisor", [(1, "opening_response"), (2, "counts")]),
+        ("0", "bidder3", [(2, "counts")]),
+    ]:
+        communicator, replayed, snapshot = await enter(path, world.cookies[label], query=f"?since={since}")
+        try:
+            assert kinds(replayed) == expected, label
+            assert snapshot["as_of"] == counts.seq
+            assert ("唱标价格有误" in str(replayed)) == ((1, "opening_response") in expected)
+            assert snapshot["state"]["record"]["sha256"] == "a" * 64
+        finally:
+            await communicator.disconnect()
