@@ -11,7 +11,7 @@ import functools
 import hashlib
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -19,7 +19,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from rest_framework import status
 
 from trading.api import DomainError
@@ -112,6 +112,49 @@ def letter_pdf(heading: RecordHeading, paragraphs: list[str], footer: list[str],
     rest = [Spacer(1, 6 * mm), *(Paragraph(_escape(text), body) for text in paragraphs), Spacer(1, 12 * mm)]
     rest += [Paragraph(_escape(line), small) for line in footer]
     return _build(heading, font, body, size=18, margin=25 * mm, subject=subject, rest=rest)
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """One part of a long document (the evaluation report): a heading, paragraphs, and a table whose first row is
+    the header; `new_page` starts it on a new page (the signature page)."""
+
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    table: list[list[str]] = field(default_factory=list)
+    new_page: bool = False
+
+
+def report_pdf(
+    heading: RecordHeading, sections: list[ReportSection], footer: list[str], *, font_path: str, subject: str
+) -> bytes:
+    """A report: a title, labelled lines, then each section (heading, paragraphs, table), then footer lines."""
+    texts = [heading.title, *(t for line in heading.lines for t in line), *footer]
+    for section in sections:
+        texts += [section.title, *section.paragraphs, *(c for row in section.table for c in row)]
+    font = _font_for(font_path, texts)
+    body, cell, small = _style("body", font, 10, 15), _style("cell", font, 8, 11), _style("small", font, 8, 11)
+    head = _style("head", font, 12, 18)
+    rest = []
+    for section in sections:
+        rest += [PageBreak()] if section.new_page else [Spacer(1, 4 * mm)]
+        rest += [Paragraph(_escape(section.title), head), *(Paragraph(_escape(text), body) for text in section.paragraphs)]
+        if section.table:
+            width = 180 * mm / max(len(row) for row in section.table)  # A4 less the margins, shared equally
+            data = [[Paragraph(_escape(c), cell) for c in row] for row in section.table]
+            table = Table(data, colWidths=[width] * len(data[0]), repeatRows=1)
+            table.setStyle(
+                TableStyle(
+                    [
+                        ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+                        ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.9, 0.9, 0.9)),
+                        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                    ]
+                )
+            )
+            rest += [Spacer(1, 2 * mm), table]
+    rest += [Spacer(1, 8 * mm), *(Paragraph(_escape(line), small) for line in footer)]
+    return _build(heading, font, body, size=16, margin=15 * mm, subject=subject, rest=rest)
 
 
 def opening_record_pdf(heading: RecordHeading, rows: list[list[str]], footer: list[str], *, font_path: str) -> bytes:

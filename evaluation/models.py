@@ -24,6 +24,9 @@ class Venue(models.Model):
     seats = models.PositiveSmallIntegerField("评标席位数")
     region_code = models.CharField("行政区划代码", max_length=6, blank=True)
     active = models.BooleanField("启用", default=True)
+    # The venue's monitored networks (CIDR strings, e.g. "10.20.0.0/24"): a member signs in only from an address in
+    # one of them (evaluation.session.member_sign_in). Empty: the venue is not checked (production venues need them).
+    networks = models.JSONField("场地网络（CIDR）", default=list, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "评标场地"
@@ -323,6 +326,7 @@ class SessionPhase(models.TextChoices):
     SCORING = "scoring", "详细评审（评分）"
     PRICE = "price", "价格分计算"
     SUMMARY = "summary", "汇总与排序"
+    REPORT = "report", "评标报告签署"
     DONE = "done", "评审结束"
 
 
@@ -534,3 +538,106 @@ class ExtensionBallot(models.Model):
     class Meta:
         ordering = ["proposal", "id"]
         constraints = [models.UniqueConstraint(fields=["proposal", "member"], name="extension_ballot_once")]
+
+
+# --- The evaluation report (评标报告) and the members' signatures (条例53) --------------------------------------------
+# evaluation/report.py is the only writer; docs/evaluation.md ("The report, signatures and statistics").
+
+
+class EvaluationReport(models.Model):
+    """The session's report: the draft (content snapshot and its PDF, built on entering the report phase, rebuilt if
+    the session comes back to it) and, once every sitting member has signed, the final PDF with the signature page."""
+
+    session = models.OneToOneField(EvaluationSession, on_delete=models.PROTECT, related_name="report")
+    content = models.JSONField("报告内容")
+    object_key = models.CharField("草稿存储位置", max_length=300)
+    sha256 = models.CharField("草稿 SHA-256", max_length=64)
+    size = models.PositiveBigIntegerField("草稿大小（字节）")
+    generated_at = models.DateTimeField("生成时间")
+    finalized_at = models.DateTimeField("签署完成时间", null=True, blank=True)
+    final_object_key = models.CharField("正式报告存储位置", max_length=300, blank=True)
+    final_sha256 = models.CharField("正式报告 SHA-256", max_length=64, blank=True)
+    final_size = models.PositiveBigIntegerField("正式报告大小（字节）", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "评标报告"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(finalized_at__isnull=True, final_object_key="", final_sha256="", final_size__isnull=True)
+                | (Q(finalized_at__isnull=False, final_size__isnull=False) & ~Q(final_object_key="") & ~Q(final_sha256="")),
+                name="report_final_complete",
+            ),
+        ]
+
+
+class ReportSignature(models.Model):
+    """A member's signature on the draft they saw (its SHA-256): agreement, or disagreement with the written reasons
+    (条例53)."""
+
+    report = models.ForeignKey(EvaluationReport, on_delete=models.CASCADE, related_name="signatures")
+    member = models.ForeignKey(DrawnExpert, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField("签署时间")
+    agree = models.BooleanField("同意评标结论")
+    dissent = models.TextField("不同意见及理由", blank=True)
+    sha256 = models.CharField("所签报告 SHA-256", max_length=64)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "评标报告签署"
+        ordering = ["report", "signed_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["report", "member"], name="report_signature_once"),
+            models.CheckConstraint(condition=Q(agree=True) | ~Q(dissent=""), name="report_dissent_written"),
+        ]
+
+
+# --- Clarifications (条例52) and price adjustments (评标规定30-31) during the evaluation ---------------------------
+# evaluation/clarifications.py is the only writer.
+
+
+class Clarification(models.Model):
+    """条例52: the committee (through its chair) asks a bidder in writing to clarify or explain its bid; the bidder
+    answers in writing, once, before `due_at`, without going beyond its bid or changing its substance. The bidder
+    never learns which member asked (the committee list is secret, 法37)."""
+
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="clarifications")
+    bid = models.ForeignKey("bidding.Bid", on_delete=models.PROTECT, related_name="+")
+    phase = models.CharField("提出阶段", max_length=20)  # a SessionPhase value
+    question = models.TextField("澄清问题")
+    asked_by = models.ForeignKey(DrawnExpert, on_delete=models.PROTECT, related_name="+")
+    asked_at = models.DateTimeField("提出时间")
+    due_at = models.DateTimeField("答复截止时间")
+    answer = models.TextField("澄清、说明", blank=True)
+    answered_at = models.DateTimeField("答复时间", null=True, blank=True)
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "澄清、说明"
+        ordering = ["session", "asked_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(due_at__gt=models.F("asked_at")), name="clarification_due_after_asked"),
+            models.CheckConstraint(
+                condition=Q(answer="", answered_at__isnull=True, answered_by__isnull=True)
+                | (~Q(answer="") & Q(answered_at__isnull=False, answered_by__isnull=False)),
+                name="clarification_answer_complete",
+            ),
+        ]
+        indexes = [models.Index(fields=["session", "answered_at", "due_at"], name="clarification_open_idx")]
+
+
+class PriceAdjustment(models.Model):
+    """经评审的最低投标价法 (评标规定30-31): one adjustment of a bid's price, by a factor the tender documents state
+    (a deviation, a payment term, …), positive or negative, in yuan. The evaluated price is the bid price plus the
+    bid's adjustments (formulas.evaluated_price). Recorded by the chair during the price phase."""
+
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="price_adjustments")
+    bid = models.ForeignKey("bidding.Bid", on_delete=models.PROTECT, related_name="+")
+    factor = models.CharField("调整因素", max_length=200)
+    amount = models.DecimalField("调整金额（元）", max_digits=16, decimal_places=2)
+    reason = models.CharField("理由", max_length=500)
+    recorded_by = models.ForeignKey(DrawnExpert, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField("记录时间")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "评标价调整"
+        ordering = ["session", "recorded_at", "id"]
+        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="price_adjustment_nonzero")]

@@ -1,6 +1,7 @@
 """Writes for the evaluation session (评标过程): the phases of one lot's evaluation by its fixed committee.
 
-sign_in → declaration → chair_election → qualification → compliance → scoring → price → summary → done.
+sign_in → declaration → chair_election → qualification → compliance → scoring → price → summary → report → done
+(evaluation/report.py: the report is built on entering `report`; the last member's signature ends the session).
 Staff start the session and advance it when the phase's condition holds; members act for themselves (sign in from
 their seat's venue, declare, vote for the chair, hand in their review and score tables, confirm or amend a flagged
 score, propose and vote on more time); staff replace a member (条例48: the replaced member's marks are void).
@@ -12,6 +13,7 @@ conditional update on the expected phase; each action writes one audit event and
 (`_publish`, the single integration point with realtime/).
 """
 
+import ipaddress
 import json
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -29,6 +31,7 @@ from evaluation import formulas
 from evaluation import services as draws
 from evaluation.models import (
     PHASE_ORDER,
+    Clarification,
     Criterion,
     CriterionStage,
     DispersionFlag,
@@ -42,6 +45,7 @@ from evaluation.models import (
     Mark,
     MemberStatus,
     PhaseSpan,
+    PriceAdjustment,
     ReviewResult,
     SessionMember,
     SessionPhase,
@@ -57,7 +61,7 @@ WATCHERS = (Role.STAFF, Role.SUPERVISOR)
 REVIEW_PHASES = (SessionPhase.QUALIFICATION, SessionPhase.COMPLIANCE)
 # A replacement in one of these phases sends the session back to scoring: the replaced member's scores are void
 # (条例48) and the newcomer scores every remaining bid.
-RESCORE_PHASES = (SessionPhase.SCORING, SessionPhase.PRICE, SessionPhase.SUMMARY)
+RESCORE_PHASES = (SessionPhase.SCORING, SessionPhase.PRICE, SessionPhase.SUMMARY, SessionPhase.REPORT)
 
 
 def _now(now: datetime | None) -> datetime:
@@ -270,8 +274,10 @@ def session_start(*, lot: Lot, actor, now: datetime | None = None) -> Evaluation
     except IntegrityError:
         raise DomainError("session_exists", "该标段已开始评标", "The evaluation of this lot has already started") from None
     PhaseSpan.objects.create(session=session, phase=SessionPhase.SIGN_IN, started_at=now)
-    _audit("evaluation.started", session, actor=actor, now=now, phase=session.phase, request=request.pk)
-    _publish(session, "phase", {"phase": session.phase}, state={"phase": session.phase, "submitted": []}, now=now)
+    over = sorted(over_max_price(lot))  # 条例51第五项: shown from the start, so nobody reviews them in vain
+    _audit("evaluation.started", session, actor=actor, now=now, phase=session.phase, request=request.pk, above_max_price=over)
+    state = {"phase": session.phase, "submitted": [], "above_max_price": over}
+    _publish(session, "phase", {"phase": session.phase}, state=state, now=now)
     return session
 
 
@@ -297,11 +303,13 @@ def _move(session: EvaluationSession, *, source: str, target: str, actor, now: d
     return session
 
 
-def _unmet(session: EvaluationSession) -> str | None:
+def _unmet(session: EvaluationSession, now: datetime | None = None) -> str | None:
     """Why the current phase may not end yet, as an error code; None when it may."""
     sitting = committee(session)
     present = attendance(session)
     phase = session.phase
+    if Clarification.objects.filter(session=session, answered_at__isnull=True, due_at__gt=_now(now)).exists():
+        return "clarification_pending"  # 条例52: the committee waits for the bidder's answer until it is due
     if phase == SessionPhase.SIGN_IN:
         return None if all(m.pk in present for m in sitting) else "members_missing"
     if phase == SessionPhase.DECLARATION:
@@ -319,6 +327,8 @@ def _unmet(session: EvaluationSession) -> str | None:
         return "dispersion_open" if DispersionFlag.objects.filter(session=session, resolution="").exists() else None
     if phase == SessionPhase.SUMMARY and session.chair_id is None:
         return "no_chair"
+    if phase == SessionPhase.REPORT:  # the last signature ends the phase itself (report.report_sign)
+        return "signatures_missing"
     return None
 
 
@@ -329,6 +339,8 @@ _UNMET_TEXT = {
     "no_chair": ("尚未推选出评标委员会主任", "No chair has been elected"),
     "submissions_missing": ("尚有成员未提交或结果未定", "Not every member has submitted, or the result is not decided"),
     "dispersion_open": ("尚有畸高畸低提示未处理", "A dispersion alert is still open"),
+    "clarification_pending": ("尚有澄清问题未答复且未到答复截止时间", "A clarification is unanswered and not yet due"),
+    "signatures_missing": ("尚有成员未签署评标报告", "Not every member has signed the report"),
 }
 
 
@@ -343,7 +355,7 @@ def session_advance(*, session: EvaluationSession, actor, expected: str, now: da
     _require_phase(session, expected)
     if session.phase == SessionPhase.DONE:
         raise DomainError("invalid_phase", "评审已结束", "The evaluation is finished", extra={"phase": session.phase})
-    if code := _unmet(session):
+    if code := _unmet(session, now):
         zh, en = _UNMET_TEXT[code]
         raise DomainError(code, zh, en, extra={"phase": session.phase})
     target = PHASE_ORDER[PHASE_ORDER.index(session.phase) + 1]
@@ -360,6 +372,10 @@ def session_advance(*, session: EvaluationSession, actor, expected: str, now: da
     if target in (SessionPhase.PRICE, SessionPhase.SUMMARY):
         key = "price_result" if target == SessionPhase.PRICE else "ranking"
         _publish(session, key, {key: details[key]}, now=now)
+    elif target == SessionPhase.REPORT:
+        from evaluation import report  # report.py reads this module's helpers
+
+        report.report_draft(session=session, actor=actor, now=now)
     return session
 
 
@@ -367,9 +383,12 @@ def session_advance(*, session: EvaluationSession, actor, expected: str, now: da
 
 
 @transaction.atomic
-def member_sign_in(*, session: EvaluationSession, actor, venue_id: int, now: datetime | None = None) -> SessionMember:
-    """A confirmed member signs in, inside the window, from the venue of their seat. The venue is the one the client
-    states; proving it (the venue terminal's token, a monitored-room device certificate) is a later step."""
+def member_sign_in(
+    *, session: EvaluationSession, actor, venue_id: int, client_address: str | None = None, now: datetime | None = None
+) -> SessionMember:
+    """A confirmed member signs in, inside the window, from the venue of their seat: the venue the client states,
+    proven by the client's address (evaluation.views.client_address) lying in one of the venue's networks when the
+    venue has any (a venue without networks is not checked: production venues must have them)."""
     now = _now(now)
     session = _locked(session)
     seat = _seat(session, actor)
@@ -378,14 +397,35 @@ def member_sign_in(*, session: EvaluationSession, actor, venue_id: int, now: dat
     _require_phase(session, *PHASE_ORDER[:-1])  # a replacement's newcomer signs in during any later phase
     if venue_id != seat.venue_id:
         raise forbidden("只能在本人席位所在的评标场地签到", "Sign in from the venue of your seat", "wrong_venue")
+    if seat.venue.networks and not _in_networks(client_address, seat.venue.networks):
+        raise forbidden(
+            "无法确认您位于本人席位所在的评标场地，请在场地内的评标终端签到",
+            "Your address is not inside your seat's venue; sign in from a terminal in the venue",
+            "venue_unverified",
+        )
     try:
         with transaction.atomic():
             present = SessionMember.objects.create(session=session, member=seat, signed_in_at=now, venue_id=venue_id)
     except IntegrityError:
         raise DomainError("already_signed_in", "您已签到", "You have already signed in") from None
-    _audit("evaluation.signed_in", session, actor=actor, now=now, member=seat.pk, venue=venue_id)
+    _audit("evaluation.signed_in", session, actor=actor, now=now, member=seat.pk, venue=venue_id, address=client_address)
     _publish(session, "signed_in", {"member": seat.pk, "venue": venue_id}, now=now)
     return present
+
+
+def _in_networks(address: str | None, networks: list[str]) -> bool:
+    """Whether `address` lies in one of the CIDR `networks`; a malformed entry matches nothing."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    for network in networks:
+        try:
+            if ip in ipaddress.ip_network(str(network), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 @transaction.atomic
@@ -554,7 +594,8 @@ def _submitted(session: EvaluationSession, seat: DrawnExpert, phase: str, *, act
 def _decide_review(session: EvaluationSession, phase: str, *, actor, now: datetime) -> None:
     """Majority per bid (formulas.majority): a member passes a bid when they passed it on every criterion of the
     stage. A tie (possible only with an even number of sitting members) decides nothing: the stage's marks and
-    submissions are voided and the members vote again."""
+    submissions are voided and the members vote again. A bid above the lot's maximum price is rejected whatever the
+    votes, with the reason marked `auto`: the counts stay those of the members' verdicts, with no dissenters."""
     marks = list(Mark.objects.filter(session=session, stage=phase, voided_at__isnull=True).select_related("criterion"))
     votes: dict[str, dict[int, bool]] = defaultdict(dict)
     reasons: dict[str, list] = defaultdict(list)
@@ -564,10 +605,14 @@ def _decide_review(session: EvaluationSession, phase: str, *, actor, now: dateti
         if not mark.passed:
             reasons[bid].append({"member": mark.member_id, "criterion": mark.criterion.name, "reason": mark.reason})
     verdicts = {bid: formulas.majority(by_member) for bid, by_member in votes.items()}
-    if any(v.passed is None for v in verdicts.values()):
+    # 条例51第五项: a bid above the maximum price is rejected whatever the votes (a tie on it changes nothing).
+    over = {bid: found for bid, found in over_max_price(session.lot).items() if bid in verdicts}
+    for bid, found in over.items():
+        reasons[bid].append({"criterion": "最高投标限价", "reason": found["reason"], "auto": True})
+    if any(v.passed is None for bid, v in verdicts.items() if bid not in over):
         Mark.objects.filter(session=session, stage=phase, voided_at__isnull=True).update(voided_at=now, void_reason="revote")
         Submission.objects.filter(session=session, phase=phase, voided_at__isnull=True).update(voided_at=now)
-        tied = sorted(bid for bid, v in verdicts.items() if v.passed is None)
+        tied = sorted(bid for bid, v in verdicts.items() if v.passed is None and bid not in over)
         _audit("evaluation.review_tied", session, actor=actor, now=now, phase=phase, bids=tied)
         _publish(session, "review_revote", {"phase": phase, "bids": tied}, state={"submitted": []}, now=now)
         return
@@ -576,10 +621,10 @@ def _decide_review(session: EvaluationSession, phase: str, *, actor, now: dateti
             session=session,
             phase=phase,
             bid_id=bid,
-            passed=v.passed,
+            passed=bool(v.passed) and bid not in over,
             votes_for=v.votes_for,
             votes_against=v.votes_against,
-            dissenters=sorted(v.dissenters),
+            dissenters=[] if bid in over else sorted(v.dissenters),  # a rejection by law, not by majority
             reasons=reasons[bid],
             decided_at=now,
         )
@@ -597,7 +642,7 @@ def _decide_review(session: EvaluationSession, phase: str, *, actor, now: dateti
         }
         for r in results
     ]
-    _audit("evaluation.review_decided", session, actor=actor, now=now, phase=phase, results=shown)
+    _audit("evaluation.review_decided", session, actor=actor, now=now, phase=phase, results=shown, above_max_price=sorted(over))
     _publish(session, "review_decided", {"phase": phase, "results": shown}, now=now)
 
 
@@ -749,12 +794,17 @@ def flag_resolve(
 # --- Price and summary (computed when the phase is entered) -------------------------------------------------------
 
 
-def _price(bid: Bid) -> Decimal:
+def _read_price(bid: Bid) -> Decimal | None:
     try:
         price = Decimal(str(bid.opening_summary.get("price", "")).replace(",", ""))
     except (InvalidOperation, AttributeError):
-        price = None
-    if price is None or not price.is_finite() or price <= 0:
+        return None
+    return price if price.is_finite() and price > 0 else None
+
+
+def _price(bid: Bid) -> Decimal:
+    price = _read_price(bid)
+    if price is None:
         raise DomainError(
             "price_missing",
             f"{bid.bidder.name} 的开标报价无法读取",
@@ -764,16 +814,56 @@ def _price(bid: Bid) -> Decimal:
     return price
 
 
+def over_max_price(lot: Lot) -> dict[str, dict]:
+    """The opened bids priced above the lot's maximum price (trading.rules.above_max_price, 条例51第五项), by bid id:
+    shown to the committee from the start, rejected when the review is decided. A price that cannot be read is left
+    to the price phase (`price_missing`)."""
+    if lot.max_price is None:
+        return {}
+    found = {}
+    bids = Bid.objects.filter(lot_id=lot.pk, opening__isnull=False, status=BidStatus.DECRYPTED).select_related("bidder")
+    for bid in bids.order_by("bidder__credit_code"):
+        price = _read_price(bid)
+        breach = None if price is None else rules.above_max_price(price=price, max_price=lot.max_price)
+        if breach is not None:
+            found[str(bid.pk)] = {
+                "bid": str(bid.pk),
+                "bidder": bid.bidder.name,
+                "price": price,
+                "max_price": lot.max_price,
+                "reason": breach.zh,
+            }
+    return found
+
+
+def _adjustments(session: EvaluationSession) -> dict[str, list[PriceAdjustment]]:
+    by_bid: dict[str, list[PriceAdjustment]] = defaultdict(list)
+    for adjustment in PriceAdjustment.objects.filter(session=session).order_by("recorded_at", "id"):
+        by_bid[str(adjustment.bid_id)].append(adjustment)
+    return by_bid
+
+
 def price_phase_result(session: EvaluationSession) -> dict:
     """The price scores of the remaining bids from the prices read at the opening, with the lot's formula
-    (comprehensive), or the evaluated prices (lowest evaluated price: no adjustments are configured yet)."""
+    (comprehensive), or the evaluated prices: the price plus the chair's adjustments (lowest evaluated price,
+    评标规定30-31; recomputed after each adjustment)."""
     method = method_of(session)
     bids = remaining_bids(session)
     prices = {str(b.pk): _price(b) for b in bids}
     if not prices:
         return {"prices": {}, "scores": {}}
     if method.kind == EvaluationKind.LOWEST_PRICE:
-        return {"prices": prices, "evaluated": {k: formulas.evaluated_price(p, []) for k, p in prices.items()}}
+        adjustments = _adjustments(session)
+        result = {
+            "prices": prices,
+            "evaluated": {k: formulas.evaluated_price(p, [a.amount for a in adjustments[k]]) for k, p in prices.items()},
+        }
+        shown = {
+            k: [{"id": a.pk, "factor": a.factor, "amount": a.amount, "reason": a.reason} for a in adjustments[k]]
+            for k in prices
+            if adjustments[k]
+        }
+        return {**result, "adjustments": shown} if shown else result
     result = formulas.price_scores(prices, draws.price_rule(method))
     return {
         "prices": prices,
@@ -798,7 +888,8 @@ def summary_ranking(session: EvaluationSession) -> list[dict]:
     session.refresh_from_db(fields=["price_result"])
     prices = {k: Decimal(str(v)) for k, v in session.price_result["prices"].items()}
     if method.kind == EvaluationKind.LOWEST_PRICE:
-        evaluated = {k: Decimal(str(v)) for k, v in session.price_result["evaluated"].items()}
+        adjustments = _adjustments(session)  # the adjustments themselves, not the copy kept on entering the phase
+        evaluated = {k: formulas.evaluated_price(prices[k], [a.amount for a in adjustments[k]]) for k in bids}
         rows = [formulas.RankInput(k, evaluated[k], prices[k], _submitted_at(b)) for k, b in bids.items()]
         return [
             {

@@ -16,7 +16,7 @@ from evaluation.models import (
     Mark,
     SessionPhase,
 )
-from evaluation.session import WATCHERS, _not_found, _plain, attendance, committee
+from evaluation.session import WATCHERS, _not_found, _plain, attendance, committee, over_max_price
 from trading.models import Lot
 
 # The phase after which a stage's marks are shown to every member.
@@ -144,5 +144,7 @@ def session_state(session: EvaluationSession, *, seat: DrawnExpert | None) -> di
             ],
             "price_result": session.price_result,
             "ranking": session.ranking,
+            # 条例51第五项: the bids the review will reject whatever the votes (prices were read out at the opening).
+            "above_max_price": list(over_max_price(session.lot).values()),
         }
     )

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from evaluation import views
+from evaluation import clarification_views, report_views, views
 
 router = SimpleRouter()
 router.register("venues", views.VenueViewSet, basename="venue")
@@ -34,5 +34,12 @@ urlpatterns = [
             ("members/<int:member_id>/replace", "replace"),
         ]
     ],
+    path("lots/<int:lot_id>/evaluation-session/report/", report_views.ReportView.as_view(), name="evaluation-report"),
+    path("lots/<int:lot_id>/evaluation-session/report/pdf/", report_views.ReportPdfView.as_view(), name="evaluation-report-pdf"),
+    path(
+        "lots/<int:lot_id>/evaluation-session/report/sign/", report_views.ReportSignView.as_view(), name="evaluation-report-sign"
+    ),
+    path("lots/<int:lot_id>/statistics/", report_views.LotStatisticsView.as_view(), name="lot-statistics"),
+    *clarification_views.urlpatterns,
     *router.urls,
 ]

@@ -1,8 +1,11 @@
 """HTTP for the expert draw and the evaluation method: thin views over evaluation/services.py; querysets scoped by
 evaluation/selectors.py."""
 
+import ipaddress
 from urllib.parse import quote
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -11,6 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.context import normalise_ip
 from evaluation import bidfiles, services, session_selectors
 from evaluation import session as evaluation_session
 from evaluation.models import (
@@ -66,7 +70,7 @@ class OptionalReasonSerializer(serializers.Serializer):
 class VenueSerializer(serializers.ModelSerializer):
     class Meta:
         model = Venue
-        fields = ["id", "name", "kind", "seats", "region_code", "active"]
+        fields = ["id", "name", "kind", "seats", "region_code", "networks", "active"]
 
 
 class DrawRequestSerializer(serializers.ModelSerializer):
@@ -432,6 +436,21 @@ class BallotSerializer(serializers.Serializer):
     yes = serializers.BooleanField()
 
 
+def client_address(request) -> str | None:
+    """The address a member signs in from (the venue check, member_sign_in): REMOTE_ADDR; when that is one of
+    settings.TRUSTED_PROXIES, the X-Forwarded-For hop next to it (the rightmost entry that is not itself a trusted
+    proxy): the entries further left were written by the client and prove nothing."""
+    try:
+        proxies = [ipaddress.ip_network(p, strict=False) for p in settings.TRUSTED_PROXIES]
+    except ValueError as error:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {error}") from None
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    address = normalise_ip(request.META.get("REMOTE_ADDR"))
+    while address is not None and hops and any(ipaddress.ip_address(address) in p for p in proxies):
+        address = normalise_ip(hops.pop())
+    return address
+
+
 def _session_or_404(request, lot_id):
     lot = _lot(request, lot_id)
     return (lot, *session_selectors.session_for(lot=lot, user=request.user))
@@ -469,7 +488,8 @@ class EvaluationSessionActionView(APIView):
         if self.action_name == "advance":
             return act.session_advance(session=session, actor=user, expected=validated(PhaseInSerializer, request)["phase"])
         if self.action_name == "sign-in":
-            return act.member_sign_in(session=session, actor=user, venue_id=validated(SignInSerializer, request)["venue"])
+            venue = validated(SignInSerializer, request)["venue"]
+            return act.member_sign_in(session=session, actor=user, venue_id=venue, client_address=client_address(request))
         if self.action_name == "declaration":
             data = validated(DeclarationSerializer, request)
             return act.member_declare(session=session, actor=user, conflict=data["conflict"], note=data["note"])

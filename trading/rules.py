@@ -173,6 +173,37 @@ def publicity_end(rules: RuleSet, *, start: datetime) -> datetime:
     return end_of_period(rules, start, rules.publicity_min_days)
 
 
+def candidates_publicity_due(rules: RuleSet, *, report_at: datetime) -> datetime:
+    """条例54: the candidates are published within 3 days of receiving the evaluation report (the last instant)."""
+    return end_of_period(rules, report_at, rules.candidates_publish_days)
+
+
+def candidates_publicity_sweep_from(rules: RuleSet, *, report_at: datetime) -> datetime:
+    """When the sweep publishes candidates that staff have not: the start of the window's last day, so that a slow or
+    briefly stopped beat still publishes in time (条例54)."""
+    due = candidates_publicity_due(rules, report_at=report_at)
+    return datetime.combine(local_date(due), time(0), tzinfo=LOCAL)
+
+
+def results_objection_breach(
+    rules: RuleSet, *, raised_at: datetime, publicity_start: datetime | None, publicity_end: datetime | None
+) -> Breach | None:
+    """条例54: an objection to the evaluation result is raised during the candidates' publicity."""
+    if publicity_start is None or publicity_end is None or not publicity_start <= raised_at <= publicity_end:
+        return Breach(
+            "objection_outside_publicity",
+            "条例54",
+            "对评标结果的异议应当在中标候选人公示期间提出",
+            "Objections to the evaluation result must be raised during the candidates' publicity period",
+        )
+    return None
+
+
+def results_objection_answer_due(rules: RuleSet, *, raised_at: datetime) -> datetime:
+    """条例54: the tenderee answers an objection to the result within 3 days of receiving it."""
+    return end_of_period(rules, raised_at, rules.publicity_objection_answer_days)
+
+
 # --- The evaluation committee: 法37, 条例46, 评标规定9 ------------------------------------------------
 
 
@@ -238,3 +269,25 @@ def score_dispersion(rules: RuleSet, scores: dict, *, max_score: Decimal) -> lis
     other members' mean by more than `score_dispersion_percent` % of the criterion's maximum
     (exactly at the limit is no alert)."""
     return formulas.dispersion(scores, max_score=max_score, threshold_percent=rules.score_dispersion_percent)
+
+
+# --- Evaluation: 条例51 ---------------------------------------------------------------------------------------------
+
+
+def above_max_price(*, price: Decimal, max_price: Decimal | None) -> Breach | None:
+    """条例51第五项: a bid priced above the maximum price (最高投标限价) set by the tender documents is rejected by the
+    committee, whatever its members think of it. A price equal to the maximum passes; a lot without one has no limit."""
+    if max_price is None or Decimal(price) <= Decimal(max_price):
+        return None
+    return Breach(
+        "above_max_price",
+        "条例51第五项",
+        f"投标报价 {price} 元高于最高投标限价 {max_price} 元（条例51第五项）",
+        f"The bid price of {price} yuan is above the maximum price of {max_price} yuan (Regulation art. 51(5))",
+    )
+
+
+def report_candidates_max(rules: RuleSet) -> int:
+    """条例53: the report recommends no more than 3 winning candidates, in order; a rule set may ask for fewer
+    (`RuleSet.max_candidates`), never more."""
+    return max(1, min(rules.max_candidates, 3))

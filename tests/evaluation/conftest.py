@@ -1,6 +1,7 @@
 import pytest
 
 from tests.evaluation import kit
+from tests.evaluation.room import evaluating, room  # noqa: F401 (fixtures: a session run by hand)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from audit.models import AuditEvent
 from tests import factories
 from tests.bidding.opening_kit import client
 from tests.evaluation import kit
+from tests.trading.publicity_kit import evaluation_done
 from trading import services
 from trading.models import Role
 
@@ -65,6 +66,7 @@ def test_members_read_only_while_the_lot_is_evaluated(parties, evaluating):
     opened, members, _ = evaluating
     lot = opened.lot
     bid = opened.bid(opened.kits[0])
+    evaluation_done(parties, lot, at=kit.NOW + timedelta(hours=20))
     with time_machine.travel(kit.NOW + timedelta(days=1), tick=False):
         services.lot_start_publicity(lot=lot, actor=parties.staff)
     response = client(members[0]).get(f"/api/lots/{lot.pk}/opened-bids/{bid.pk}/file/")

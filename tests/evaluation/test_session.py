@@ -3,11 +3,10 @@ dissent, dispersion alerts, the extension vote, a replacement, and who may see a
 
 The lot comes from test_opened_bids.evaluating (three decrypted bids, a published opening record, a fixed committee
 of five: three seats at the main venue, two at the secondary, lot evaluating). Prices are set on the opened bids'
-summaries so that the hand-checked tables below hold (docs/evaluation.md, "The evaluation session").
+summaries so that the hand-checked tables hold (tests/evaluation/room.py) (docs/evaluation.md, "The evaluation session").
 """
 
 import threading
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -16,7 +15,6 @@ import time_machine
 from django.db import connection, connections
 
 from audit.models import AuditEvent
-from bidding.models import Bid
 from evaluation import services as draws
 from evaluation import session as ev
 from evaluation.models import (
@@ -25,184 +23,34 @@ from evaluation.models import (
     DrawnExpert,
     DrawRequest,
     EvaluationMethod,
-    EvaluationSession,
     ExtensionProposal,
     Mark,
     MemberStatus,
     PhaseSpan,
     ReviewResult,
-    SessionMember,
     Submission,
 )
 from realtime.models import RoomEvent
 from tests import factories
 from tests.bidding.opening_kit import client
 from tests.evaluation import kit
+from tests.evaluation.room import (
+    SCORES,
+    advance,
+    at,
+    refused,
+    review,
+    score_all,
+    sign_in_all,
+    sign_report,
+    snapshot,
+    table,
+    to_declaration,
+    to_qualification,
+    to_scoring,
+)
 from tests.evaluation.test_opened_bids import evaluating  # noqa: F401 (the fixture)
-from trading.api import DomainError
 from trading.models import Role
-
-T0 = kit.WINDOW[0] + timedelta(minutes=5)
-PRICES = {"A": "1000000.00", "B": "980000.00", "C": "950000.00"}
-# Scores per bid and criterion, one per member (members in seat order: three main-venue seats, then two secondary).
-SCORES = {
-    ("A", "T1"): ["25", "26", "24", "27", "25"],
-    ("A", "T2"): ["15", "16", "15", "17", "16"],
-    ("A", "C1"): ["18", "18", "17", "19", "18"],
-    ("C", "T1"): ["24", "25", "23", "26", "24"],
-    ("C", "T2"): ["16", "16", "16", "16", "17"],
-    ("C", "C1"): ["17", "18", "18", "18", "17"],
-}
-
-
-def at(minutes: int):
-    return T0 + timedelta(minutes=minutes)
-
-
-@dataclass
-class Room:
-    lot: object
-    session: EvaluationSession
-    members: list  # DrawnExpert, seat order
-    bids: dict  # "A" | "B" | "C" → Bid
-    crit: dict  # "Q1" | "P1" | "T1" | "T2" | "C1" → Criterion
-    backup: object
-    parties: object
-
-    def user(self, i):
-        return self.members[i].expert.user
-
-    def reload(self):
-        self.session.refresh_from_db()
-        self.session.request.refresh_from_db()
-        return self.session
-
-
-@pytest.fixture
-def room(parties, evaluating):  # noqa: F811
-    opened, _, backup = evaluating
-    lot = opened.lot
-    method = EvaluationMethod.objects.create(
-        lot=lot,
-        kind="comprehensive",
-        technical_weight=Decimal(50),
-        commercial_weight=Decimal(20),
-        price_weight=Decimal(30),
-        price_formula="benchmark",
-        price_drop_extremes=True,
-        price_drop_min_bids=5,
-        price_k=Decimal(1),
-        price_e_above=Decimal(1),
-        price_e_below=Decimal("0.5"),
-        score_drop_extremes=False,
-        score_drop_min_members=7,
-        created_by=parties.tenderee,
-        created_at=kit.ISSUED,
-        updated_by=parties.tenderee,
-        updated_at=kit.ISSUED,
-    )
-    crit = {
-        name: Criterion.objects.create(method=method, stage=stage, position=1 if name[1] == "1" else 2, name=name, max_score=top)
-        for name, stage, top in [
-            ("Q1", "qualification", None),
-            ("P1", "compliance", None),
-            ("T1", "technical", Decimal(30)),
-            ("T2", "technical", Decimal(20)),
-            ("C1", "commercial", Decimal(20)),
-        ]
-    }
-    bids = {}
-    for letter, bidder in zip("ABC", opened.kits, strict=True):
-        bid = opened.bid(bidder)
-        Bid.objects.filter(pk=bid.pk).update(opening_summary={"price": PRICES[letter], "duration_days": 365})
-        bids[letter] = bid
-    session = ev.session_start(lot=lot, actor=parties.staff, now=at(0))
-    return Room(lot, session, ev.committee(session), bids, crit, backup, parties)
-
-
-def sign_in_all(room, minute=1):
-    for m in room.members:
-        ev.member_sign_in(session=room.session, actor=m.expert.user, venue_id=m.venue_id, now=at(minute))
-
-
-def advance(room, minute):
-    return ev.session_advance(session=room.session, actor=room.parties.staff, expected=room.reload().phase, now=at(minute))
-
-
-def to_declaration(room):
-    sign_in_all(room)
-    advance(room, 2)
-
-
-def to_chair(room):
-    to_declaration(room)
-    for m in room.members:
-        ev.member_declare(session=room.session, actor=m.expert.user, conflict=False, now=at(3))
-    advance(room, 4)
-
-
-def to_qualification(room):
-    to_chair(room)
-    for m in room.members:
-        ev.chair_vote(session=room.session, actor=m.expert.user, candidate_id=room.members[0].pk, now=at(5))
-    advance(room, 6)
-
-
-def review(room, phase, minute, fails=None):
-    """Every member passes every remaining bid, except fails = {(member index, letter): reason}."""
-    fails = fails or {}
-    crit = room.crit["Q1" if phase == "qualification" else "P1"]
-    remaining = {str(b.pk) for b in ev.remaining_bids(room.session)}
-    for i, m in enumerate(room.members):
-        verdicts = [
-            {"bid": str(bid.pk), "criterion": crit.pk, "passed": (i, letter) not in fails, "reason": fails.get((i, letter), "")}
-            for letter, bid in room.bids.items()
-            if str(bid.pk) in remaining
-        ]
-        ev.review_submit(session=room.session, actor=m.expert.user, phase=phase, verdicts=verdicts, now=at(minute))
-
-
-def to_scoring(room):
-    to_qualification(room)
-    review(room, "qualification", 7)
-    advance(room, 8)
-    review(room, "compliance", 9, fails={(0, "B"): "工期不响应", (1, "B"): "工期不响应", (2, "B"): "质量标准不响应"})
-    advance(room, 10)
-
-
-def table(room, i, scores=SCORES, letters="AC"):
-    return [
-        {"bid": str(room.bids[letter].pk), "criterion": room.crit[name].pk, "score": values[i]}
-        for (letter, name), values in scores.items()
-        if letter in letters
-    ]
-
-
-def score_all(room, minute, scores=SCORES, members=range(5)):
-    for i in members:
-        ev.scores_submit(session=room.session, actor=room.user(i), scores=table(room, i, scores), now=at(minute))
-
-
-def refused(code, call, *args, **kw):
-    with pytest.raises(DomainError) as caught:
-        call(*args, **kw)
-    assert caught.value.code == code, caught.value
-    return caught.value
-
-
-def snapshot(room) -> dict:
-    """What a member's action may change: to assert that a refused one changed nothing."""
-    return {
-        "session": EvaluationSession.objects.filter(pk=room.session.pk).values().first(),
-        "attendance": list(SessionMember.objects.order_by("pk").values()),
-        "marks": list(Mark.objects.order_by("pk").values()),
-        "submissions": list(Submission.objects.order_by("pk").values()),
-        "results": list(ReviewResult.objects.order_by("pk").values()),
-        "flags": list(DispersionFlag.objects.order_by("pk").values()),
-        "audit": AuditEvent.objects.count(),
-        "events": RoomEvent.objects.count(),
-    }
-
 
 # --- The whole session ---------------------------------------------------------------------------------------------
 
@@ -259,8 +107,10 @@ def test_a_whole_session_from_sign_in_to_the_ranking(room):
         (a, 2, "41.20", "18.00", "27.44", "86.64"),
     ]
     advance(room, 14)
+    assert (room.reload().phase, room.session.finished_at) == ("report", None)
+    sign_report(room, 15)
     session = room.reload()
-    assert (session.phase, session.finished_at) == ("done", at(14))
+    assert (session.phase, session.finished_at) == ("done", at(15))
     spans = list(PhaseSpan.objects.filter(session=session).values_list("phase", "started_at", "ended_at"))
     assert [s[0] for s in spans] == [
         "sign_in",
@@ -271,10 +121,11 @@ def test_a_whole_session_from_sign_in_to_the_ranking(room):
         "scoring",
         "price",
         "summary",
+        "report",
         "done",
     ]
-    assert spans[0] == ("sign_in", at(0), at(2)) and spans[-1] == ("done", at(14), None)
-    assert AuditEvent.objects.filter(action="evaluation.phase_changed").count() == 8
+    assert spans[0] == ("sign_in", at(0), at(2)) and spans[-1] == ("done", at(15), None)
+    assert AuditEvent.objects.filter(action="evaluation.phase_changed").count() == 9
     # The room got the phases; no event for everyone carried a member's verdict or score before its phase closed.
     room_events = RoomEvent.objects.filter(room=f"evaluation:{room.lot.pk}")
     assert list(room_events.filter(kind="phase").values_list("payload__phase", flat=True))[-1] == "done"
@@ -635,7 +486,9 @@ def test_lowest_price_method_skips_scores_and_a_replaced_chair_is_elected_again(
     for m in sitting:
         ev.chair_vote(session=room.session, actor=m.expert.user, candidate_id=sitting[1].pk, now=at(16))
     assert room.reload().chair_id == sitting[1].pk
-    assert advance(room, 17).phase == "done"
+    assert advance(room, 17).phase == "report"
+    sign_report(room, 18)
+    assert room.reload().phase == "done"
 
 
 @pytest.mark.django_db
