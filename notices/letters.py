@@ -24,6 +24,7 @@ from trading.api import DomainError, store_unavailable
 from trading.models import Lot, LotStatus, Role
 from trading.objectstore import ObjectMissing, StoreUnavailable, get_store
 from trading.rules import LOCAL
+from trading.services import lot_candidates
 
 VERIFY_PATH = "/api/letters/verify/{code}/"
 VERIFY_MAX = 20 * 1024 * 1024  # a letter is a few tens of KiB; what the public check reads at most
@@ -81,9 +82,11 @@ def _opening_bidders(lot: Lot) -> list[Bid]:
     return list(Bid.objects.filter(lot=lot, opening__isnull=False).select_related("bidder").order_by("bidder__credit_code"))
 
 
-def award_letters_issue(*, lot: Lot, winner_bid, actor, now: datetime | None = None) -> list[Letter]:
-    """Staff issue the letters of an awarded lot, naming the winning bid (the first candidate, after publicity).
-    All or nothing: a store or font failure leaves no letter, no notice and no object behind."""
+def award_letters_issue(*, lot: Lot, actor, winner_bid=None, reason: str = "", now: datetime | None = None) -> list[Letter]:
+    """Staff issue the letters of an awarded lot. The winner is the first candidate of the ranking; another candidate
+    only with the reason the ones before it are passed over (条例55: gave up, did not perform, did not furnish the
+    performance bond, or was found to have broken the rules). All or nothing: a store or font failure leaves no
+    letter, no notice and no object behind."""
     now = now or timezone.now()
     require_role(actor, Role.STAFF)
     if lot.status != LotStatus.AWARDED:
@@ -95,13 +98,33 @@ def award_letters_issue(*, lot: Lot, winner_bid, actor, now: datetime | None = N
         )
     if Letter.objects.filter(lot=lot).exists():
         raise DomainError("letters_issued", "本标段的中标通知书已发出", "The letters of this lot have already been issued")
+    candidates = lot_candidates(lot)
+    if not candidates:
+        raise DomainError("no_candidates", "本标段没有中标候选人", "The lot has no winning candidates")
     bids = _opening_bidders(lot)
-    winner = next((b for b in bids if str(b.pk) == str(winner_bid) and b.status == BidStatus.DECRYPTED), None)
+    chosen = candidates[0]["bid"] if winner_bid is None else str(winner_bid)
+    winner = next((b for b in bids if str(b.pk) == chosen and b.status == BidStatus.DECRYPTED), None)
     if winner is None:
         raise DomainError(
             "invalid_winner",
             "中标人须为本标段开标时已解密的投标人",
             "The winner must be a bidder whose bid was decrypted at this lot's opening",
+            status_code=status.HTTP_400_BAD_REQUEST,
+        )
+    candidate = next((c for c in candidates if c["bid"] == chosen), None)
+    if candidate is None:
+        raise DomainError(
+            "not_a_candidate",
+            "中标人须从公示的中标候选人中确定（条例55）",
+            "The winner must be one of the published candidates (条例55)",
+            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        )
+    reason = reason.strip()
+    if candidate is not candidates[0] and not reason:
+        raise DomainError(
+            "reason_required",
+            "不确定排名第一的中标候选人为中标人的，须说明理由（如放弃中标、不能履行合同，条例55）",
+            "Naming a candidate other than the first needs the reason (e.g. the first gave up or cannot perform, 条例55)",
             status_code=status.HTTP_400_BAD_REQUEST,
         )
     price = str((winner.opening_summary or {}).get("price") or "—")
@@ -150,6 +173,7 @@ def award_letters_issue(*, lot: Lot, winner_bid, actor, now: datetime | None = N
                     f"招标人：{lot.project.tenderee.name}",
                     f"中标人：{winner.bidder.name}（统一社会信用代码 {winner.bidder.credit_code}）",
                     f"中标价：人民币 {price} 元",
+                    *([] if candidate is candidates[0] else [f"中标人为排名第{candidate['rank']}的中标候选人，理由：{reason}"]),
                     f"评标委员会成员：{'、'.join(committee) if committee else '—'}",
                 ]
             )
@@ -161,6 +185,9 @@ def award_letters_issue(*, lot: Lot, winner_bid, actor, now: datetime | None = N
                 lot_id=lot.pk,
                 after={
                     "winner": winner.bidder_id,
+                    "bid": str(winner.pk),
+                    "rank": candidate["rank"],
+                    "reason": reason if candidate is not candidates[0] else "",
                     "price": price,
                     "letters": [
                         {"kind": x.kind, "recipient": x.recipient_id, "code": x.code, "sha256": x.sha256} for x in letters

@@ -111,7 +111,9 @@ class NoticeFeed(Feed):
 
 
 class AwardSerializer(serializers.Serializer):
-    winner_bid = serializers.UUIDField()
+    # Empty: the first candidate. Another candidate needs the reason (条例55).
+    winner_bid = serializers.UUIDField(required=False, allow_null=True, default=None)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
 
 
 class LetterSerializer(serializers.ModelSerializer):
@@ -135,7 +137,9 @@ class AwardLettersView(APIView):
     def post(self, request, lot_id):
         data = validated(AwardSerializer, request)
         lot = get_object_or_404(lots_visible_to(request.user), pk=lot_id)
-        issued = letter_services.award_letters_issue(lot=lot, winner_bid=data["winner_bid"], actor=request.user)
+        issued = letter_services.award_letters_issue(
+            lot=lot, winner_bid=data["winner_bid"], reason=data["reason"], actor=request.user
+        )
         return Response(LetterSerializer(issued, many=True).data, status=status.HTTP_201_CREATED)
 
 

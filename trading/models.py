@@ -360,14 +360,20 @@ class TenderDocument(models.Model):
 
 
 class Objection(models.Model):
-    """异议 to the tender documents (条例22). The raiser's identity stays sealed until the bid deadline."""
+    """异议 to the tender documents (条例22) or to the evaluation result during the candidates' publicity (条例54).
+    A documents objection's raiser stays sealed until the bid deadline."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "待答复"
         ANSWERED = "answered", "已答复"
 
+    class Stage(models.TextChoices):
+        DOCUMENTS = "documents", "对招标文件的异议（条例22）"
+        RESULTS = "results", "对评标结果的异议（条例54）"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="objections")
+    stage = models.CharField("异议阶段", max_length=20, choices=Stage.choices, default=Stage.DOCUMENTS)
     subject = models.CharField("异议事项", max_length=200)
     content = models.TextField("异议内容")
     status = models.CharField("状态", max_length=20, choices=Status.choices, default=Status.PENDING)
@@ -388,5 +394,6 @@ class Objection(models.Model):
             models.CheckConstraint(
                 condition=Q(status="pending", answered_at__isnull=True) | Q(status="answered", answered_at__isnull=False),
                 name="objection_answer_consistent",
-            )
+            ),
+            models.CheckConstraint(condition=Q(stage__in=["documents", "results"]), name="objection_stage_valid"),
         ]

@@ -171,14 +171,28 @@ class ObjectionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Objection
-        fields = ["id", "lot", "subject", "content", "status", "raised_at", "answer_due", "raised_by", "answer", "answered_at"]
+        fields = [
+            "id",
+            "lot",
+            "stage",
+            "subject",
+            "content",
+            "status",
+            "raised_at",
+            "answer_due",
+            "raised_by",
+            "answer",
+            "answered_at",
+        ]
 
     def get_raised_by(self, objection) -> str | None:
-        # Sealed until the deadline: shown as a potential bidder only.
+        # A documents objection's raiser is sealed until the deadline: shown as a potential bidder only.
         return objection.raised_by.name if objection.raised_by_id else None
 
 
 class ObjectionCreateSerializer(serializers.Serializer):
+    # documents: to the tender documents (条例22); results: to the evaluation result during publicity (条例54).
+    stage = serializers.ChoiceField(choices=Objection.Stage.choices, default=Objection.Stage.DOCUMENTS)
     subject = serializers.CharField(max_length=200)
     content = serializers.CharField()
 

@@ -511,7 +511,9 @@ def lot_resume(*, lot: Lot, actor, now: datetime | None = None) -> Lot:
     if lot.suspension_kind == SuspensionKind.SUPERVISOR and actor.role != Role.SUPERVISOR:
         raise forbidden("监督暂停只能由监督人员恢复", "Only a supervisor can lift a supervisor's pause", code="supervisor_pause")
     if lot.suspension_kind == SuspensionKind.OBJECTION:
-        raise DomainError("objection_pending", "异议未答复，不能恢复（条例22）", "An objection is awaiting an answer (条例22)")
+        raise DomainError(
+            "objection_pending", "异议未答复，不能恢复（条例22、条例54）", "An objection is awaiting an answer (条例22, 条例54)"
+        )
     return _resume(lot, actor=actor, now=now)
 
 
@@ -634,12 +636,92 @@ def lot_start_evaluation(*, lot: Lot, actor, now: datetime | None = None) -> Lot
     )
 
 
+def lot_candidates(lot: Lot) -> list[dict]:
+    """The winning candidates (中标候选人) of a lot whose evaluation is done: the first places of the committee's
+    ranking, in order, up to the number the report may recommend (条例53). Empty while the evaluation is not done.
+    The publicity notice and the award both read them here."""
+    from bidding.models import Bid
+    from evaluation.models import EvaluationSession, SessionPhase
+
+    session = EvaluationSession.objects.filter(lot_id=lot.pk, phase=SessionPhase.DONE).first()
+    if session is None:
+        return []
+    ranking = sorted(session.ranking, key=lambda row: int(row["rank"]))[: rules.report_candidates_max(lot.project.rule_set)]
+    bids = Bid.objects.select_related("bidder").in_bulk([row["bid"] for row in ranking])
+    candidates = []
+    for row in ranking:
+        bid = bids[uuid.UUID(str(row["bid"]))]
+        candidates.append(
+            {
+                "bid": str(bid.pk),
+                "bidder": bid.bidder_id,
+                "name": bid.bidder.name,
+                "credit_code": bid.bidder.credit_code,
+                "rank": int(row["rank"]),
+                "price": str(row["price"]),
+                # 综合评估法: the total score; 经评审的最低投标价法: the evaluated price.
+                "total": None if row.get("total") is None else str(row["total"]),
+                "evaluated_price": None if row.get("evaluated_price") is None else str(row["evaluated_price"]),
+            }
+        )
+    return candidates
+
+
+def _local_text(moment: datetime) -> str:
+    return moment.astimezone(rules.LOCAL).strftime("%Y年%m月%d日 %H:%M")
+
+
+def _candidates_notice_body(lot: Lot, candidates: list[dict], *, start: datetime, end: datetime) -> str:
+    rule_set = lot.project.rule_set
+    lines = [
+        f"项目名称：{lot.project.name}",
+        f"标段名称：{lot.name}（{lot.transaction_code}）",
+        f"招标人：{lot.project.tenderee.name}",
+        "中标候选人（按排序）：",
+    ]
+    for c in candidates:
+        measure = f"综合得分：{c['total']}" if c["total"] is not None else f"评标价：人民币 {c['evaluated_price']} 元"
+        lines.append(
+            f"第{c['rank']}名：{c['name']}（统一社会信用代码 {c['credit_code']}），投标报价：人民币 {c['price']} 元，{measure}"
+        )
+    lines += [
+        f"公示期：{_local_text(start)} 至 {_local_text(end)}（北京时间）",
+        "异议：本标段投标人对评标结果有异议的，应当在公示期间通过交易平台提出（《招标投标法实施条例》第五十四条）；"
+        f"招标人自收到异议之日起{rule_set.publicity_objection_answer_days}日内作出答复，作出答复前暂停招标投标活动。",
+    ]
+    return "\n".join(lines)
+
+
 @transaction.atomic
 def lot_start_publicity(*, lot: Lot, actor, now: datetime | None = None) -> Lot:
+    """中标候选人公示 (条例54): once the evaluation is done (the report received), the candidates are published with
+    the publicity period and how to object. Staff start it; the sweep starts it itself (actor None) on the last day
+    of the window."""
+    from bidding.models import Bid
+    from evaluation.models import EvaluationSession, SessionPhase
+    from notices.models import NoticeKind
+    from notices.services import notice_create
+    from realtime.services import push_to_orgs
+
     now = _now(now)
-    require_role(actor, Role.STAFF)
-    end = rules.publicity_end(lot.project.rule_set, start=now)
-    return _move(
+    if actor is not None:
+        require_role(actor, Role.STAFF)
+    lot = Lot.objects.select_for_update().get(pk=lot.pk)
+    session = EvaluationSession.objects.filter(lot=lot).first()
+    if lot.status == LotStatus.EVALUATING and (session is None or session.phase != SessionPhase.DONE):
+        raise DomainError(
+            "evaluation_not_done",
+            "评标尚未结束（评标报告未完成），不能公示中标候选人",
+            "The evaluation is not finished (no signed report yet); the candidates cannot be published",
+            extra={"phase": session.phase if session else None},
+        )
+    candidates = lot_candidates(lot) if lot.status == LotStatus.EVALUATING else []
+    if lot.status == LotStatus.EVALUATING and not candidates:
+        raise DomainError("no_candidates", "评标报告没有推荐中标候选人", "The evaluation report recommends no candidates")
+    rule_set = lot.project.rule_set
+    end = rules.publicity_end(rule_set, start=now)
+    due = rules.candidates_publicity_due(rule_set, report_at=session.finished_at) if session and session.finished_at else None
+    lot = _move(
         lot,
         sources=[LotStatus.EVALUATING],
         target=LotStatus.PUBLICITY,
@@ -647,19 +729,45 @@ def lot_start_publicity(*, lot: Lot, actor, now: datetime | None = None) -> Lot:
         actor=actor,
         now=now,
         fields={"publicity_start": now, "publicity_end": end},
+        details={
+            "candidates": [{"rank": c["rank"], "bid": c["bid"], "bidder": c["bidder"]} for c in candidates],
+            "due": due,
+            "late": due is not None and now > due,
+        },
     )
+    notice = notice_create(
+        lot=lot,
+        kind=NoticeKind.CANDIDATES,
+        title=f"{lot.name} 中标候选人公示",
+        body=_candidates_notice_body(lot, candidates, start=now, end=end),
+        actor=actor,
+        now=now,
+    )
+    # Every bidder of the opening may object during the publicity: tell them it has started (sent after commit).
+    push_to_orgs(
+        sorted(set(Bid.objects.filter(lot=lot, opening__isnull=False).values_list("bidder_id", flat=True))),
+        {"type": "candidates", "lot": lot.pk, "notice": notice.pk, "publicity_end": timezone.localtime(end).isoformat()},
+    )
+    return lot
 
 
-# --- Objections: 条例22 -----------------------------------------------------------------------
+# --- Objections: 条例22 (tender documents), 条例54 (evaluation result) ---------------------------------------
 
 
 @transaction.atomic
-def objection_raise(*, lot: Lot, actor, subject: str, content: str, now: datetime | None = None) -> Objection:
-    """A potential bidder objects to the tender documents; the lot pauses until it is answered."""
+def objection_raise(
+    *, lot: Lot, actor, subject: str, content: str, stage: str = Objection.Stage.DOCUMENTS, now: datetime | None = None
+) -> Objection:
+    """An objection pauses the lot until it is answered: to the tender documents by a potential bidder (条例22), to
+    the evaluation result by a bidder of the lot during the candidates' publicity (条例54)."""
     now = _now(now)
     require_role(actor, Role.BIDDER)
     require_org(actor)
     lot = Lot.objects.select_for_update().get(pk=lot.pk)
+    if stage == Objection.Stage.RESULTS:
+        return _results_objection_raise(lot, actor=actor, subject=subject, content=content, now=now)
+    if stage != Objection.Stage.DOCUMENTS:
+        raise DomainError("invalid_stage", "异议阶段无效", "Unknown objection stage", status_code=400)
     if lot.status not in (LotStatus.PUBLISHED, LotStatus.TENDERING, LotStatus.SUSPENDED) or lot.docs_issued_at is None:
         raise DomainError(
             "invalid_lot_state", "该标段当前不受理对招标文件的异议", "This lot takes no objections to its documents now"
@@ -687,8 +795,59 @@ def objection_raise(*, lot: Lot, actor, subject: str, content: str, now: datetim
         after={"subject": subject, "answer_due": objection.answer_due},
         now=now,
     )
+    _pause_for_objection(lot, objection, article="条例22", now=now)
+    return objection
+
+
+def _results_objection_raise(lot: Lot, *, actor, subject: str, content: str, now: datetime) -> Objection:
+    from bidding.models import Bid
+
+    if not Bid.objects.filter(lot=lot, bidder_id=actor.organisation_id, opening__isnull=False).exists():
+        raise forbidden(
+            "只有本标段开标的投标人可以对评标结果提出异议",
+            "Only a bidder whose bid was opened for this lot may object to its evaluation result",
+            code="not_a_bidder_of_lot",
+        )
+    in_publicity = lot.status == LotStatus.PUBLICITY or (
+        lot.status == LotStatus.SUSPENDED and lot.suspended_from == LotStatus.PUBLICITY
+    )
+    breach = rules.results_objection_breach(
+        lot.project.rule_set,
+        raised_at=now,
+        publicity_start=lot.publicity_start if in_publicity else None,
+        publicity_end=lot.publicity_end if in_publicity else None,
+    )
+    if breach:
+        raise breach_error(breach)
+    # The bid deadline is long past: the raiser is not sealed from the tenderee (as enrolments are unsealed by then).
+    objection = Objection.objects.create(
+        lot=lot,
+        stage=Objection.Stage.RESULTS,
+        subject=subject,
+        content=content,
+        raised_at=now,
+        answer_due=rules.results_objection_answer_due(lot.project.rule_set, raised_at=now),
+        raiser_sealed=seal("objection", "", {"org": actor.organisation_id, "user": actor.pk}),
+        raiser_index=objection_raiser_index(actor.organisation_id),
+        raised_by_id=actor.organisation_id,
+    )
+    audit_record(
+        action="objection.raised",
+        actor=actor,
+        obj=objection,
+        lot_id=lot.pk,
+        after={"stage": objection.stage, "subject": subject, "answer_due": objection.answer_due},
+        now=now,
+    )
+    _pause_for_objection(lot, objection, article="条例54", now=now)
+    return objection
+
+
+def _pause_for_objection(lot: Lot, objection: Objection, *, article: str, now: datetime) -> None:
+    """The process pauses until the objection is answered; a lot already paused stays paused (resuming it then
+    narrows to the objection pause while one is pending)."""
     if lot.status == LotStatus.SUSPENDED:
-        return objection
+        return
     _move(
         lot,
         sources=[lot.status],
@@ -696,10 +855,9 @@ def objection_raise(*, lot: Lot, actor, subject: str, content: str, now: datetim
         action="lot.suspended",
         actor=None,
         now=now,
-        fields={"suspended_from": lot.status, "suspension_kind": SuspensionKind.OBJECTION, "suspension_reason": "条例22"},
+        fields={"suspended_from": lot.status, "suspension_kind": SuspensionKind.OBJECTION, "suspension_reason": article},
         details={"kind": SuspensionKind.OBJECTION, "objection": str(objection.pk)},
     )
-    return objection
 
 
 @transaction.atomic
@@ -732,7 +890,7 @@ def objection_answer(*, objection: Objection, actor, answer: str, now: datetime 
 
 
 def sweep_deadlines(*, now: datetime | None = None, batch: int = 200) -> dict:
-    """The beat sweep: document period over, bid deadline reached, publicity ended. Safe to run twice.
+    """The beat sweep: document period over, bid deadline reached, candidates due, publicity ended. Safe to run twice.
 
     Each lot moves in its own transaction with a conditional update, so a second sweep (or a second
     beat) finds nothing left to do, and one failing lot does not hold back the others.
@@ -741,7 +899,7 @@ def sweep_deadlines(*, now: datetime | None = None, batch: int = 200) -> dict:
     from bidding.services.opening import opening_start, openings_sweep
 
     now = _now(now)
-    moved = {"tendering": 0, "opening": 0, "unsealed": 0, "awarded": 0}
+    moved = {"tendering": 0, "opening": 0, "unsealed": 0, "publicity": 0, "awarded": 0}
     for lot in Lot.objects.filter(status=LotStatus.PUBLISHED, docs_sale_end__lt=now, bid_deadline__gt=now)[:batch]:
         with transaction.atomic():
             try:
@@ -771,6 +929,21 @@ def sweep_deadlines(*, now: datetime | None = None, batch: int = 200) -> dict:
         :batch
     ]:
         moved["unsealed"] += 1 if enrolments_unseal(lot=lot, now=now) is not None else 0
+    # 条例54: candidates published within 3 days of the report; on the window's last day the sweep publishes
+    # what staff have not.
+    from evaluation.models import EvaluationSession, SessionPhase
+
+    done = EvaluationSession.objects.filter(phase=SessionPhase.DONE, lot__status=LotStatus.EVALUATING, finished_at__lte=now)
+    for session in done.select_related("lot__project__rule_set").order_by("finished_at")[:batch]:
+        rule_set = session.lot.project.rule_set
+        if now < rules.candidates_publicity_sweep_from(rule_set, report_at=session.finished_at):
+            continue
+        with transaction.atomic():
+            try:
+                lot_start_publicity(lot=session.lot, actor=None, now=now)
+            except DomainError:
+                continue
+            moved["publicity"] += 1
     # 条例54: publicity over and no objection pending.
     for lot in Lot.objects.filter(status=LotStatus.PUBLICITY, publicity_end__lt=now)[:batch]:
         with transaction.atomic():

@@ -252,7 +252,7 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
 
 class ObjectionViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ObjectionSerializer
-    filterset_fields = ["lot", "status"]
+    filterset_fields = ["lot", "status", "stage"]
 
     def get_queryset(self):
         return objections_visible_to(self.request.user)

@@ -12,6 +12,7 @@ from pypdf import PdfReader
 from notices.models import Letter, Notice
 from tests.bidding.opening_kit import client, stored
 from tests.evaluation import kit
+from tests.trading.publicity_kit import evaluation_done
 from trading import services
 from trading.models import LotStatus
 
@@ -25,6 +26,7 @@ def awarded(parties, tmp_path, db):
     kit.specialties()
     opened, members, _ = kit.evaluating_lot(parties, tmp_path)
     lot = opened.lot
+    evaluation_done(parties, lot, at=kit.NOW + timedelta(hours=20))
     with time_machine.travel(kit.NOW + timedelta(days=1), tick=False):
         services.lot_start_publicity(lot=lot, actor=parties.staff)
     lot.refresh_from_db()
@@ -38,7 +40,10 @@ def awarded(parties, tmp_path, db):
 def _issue(parties, opened, winner_kit):
     bid = opened.bid(winner_kit)
     return client(parties.staff).post(
-        f"/api/lots/{opened.lot.pk}/award-letters/", {"winner_bid": str(bid.pk)}, format="json"
+        # Every bid is a candidate (publicity_kit.ranking_of); naming one other than the first needs a reason (条例55).
+        f"/api/lots/{opened.lot.pk}/award-letters/",
+        {"winner_bid": str(bid.pk), "reason": "第一中标候选人放弃中标"},
+        format="json",
     )
 
 

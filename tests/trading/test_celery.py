@@ -35,7 +35,7 @@ def test_sweep_runs_in_a_worker_and_twice_is_harmless(worker):
     with time_machine.travel(lot.bid_deadline + timedelta(minutes=1), tick=False):
         first = sweep_deadlines.delay().get(timeout=30)
         second = sweep_deadlines.delay().get(timeout=30)
-    assert first == {"tendering": 0, "opening": 1, "unsealed": 1, "awarded": 0}
-    assert second == {"tendering": 0, "opening": 0, "unsealed": 0, "awarded": 0}
+    assert first == {"tendering": 0, "opening": 1, "unsealed": 1, "publicity": 0, "awarded": 0}
+    assert second == {"tendering": 0, "opening": 0, "unsealed": 0, "publicity": 0, "awarded": 0}
     assert Lot.objects.get(pk=lot.pk).status == "opening"
     assert AuditEvent.objects.filter(action="lot.opening", lot_id=lot.pk).count() == 1

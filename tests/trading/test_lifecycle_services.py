@@ -11,6 +11,7 @@ from audit.models import AuditEvent
 from audit.services import verify_chain
 from notices.models import Notice
 from tests import factories
+from tests.trading.publicity_kit import evaluation_done
 from trading import services
 from trading.api import DomainError
 from trading.models import Lot, Review, TenderDocument
@@ -178,6 +179,7 @@ def test_every_lot_transition_is_audited_once(parties):
     factories.finish_opening(parties, lot)
     with time_machine.travel(lot.bid_deadline + timedelta(minutes=40), tick=False):
         services.lot_start_evaluation(lot=lot, actor=parties.staff)
+        evaluation_done(parties, lot, at=lot.bid_deadline + timedelta(minutes=40))
         services.lot_start_publicity(lot=lot, actor=parties.staff)
     lot.refresh_from_db()
     with time_machine.travel(lot.publicity_end + timedelta(seconds=1), tick=False):

@@ -16,12 +16,13 @@ from bidding.models import SealedEnrolment
 from bidding.services import enrolment_create, enrolments_visible_to
 from notices.models import Notice
 from tests import factories
+from tests.trading.publicity_kit import evaluation_done
 from trading import rules, services
 from trading.api import DomainError
 from trading.models import CalendarDay, Lot, Objection, RuleSet, TenderProject
 from trading.rules import LOCAL
 
-ZERO_SWEEP = {"tendering": 0, "opening": 0, "unsealed": 0, "awarded": 0}
+ZERO_SWEEP = {"tendering": 0, "opening": 0, "unsealed": 0, "publicity": 0, "awarded": 0}
 # The default lot below: documents issued Wednesday 4 November 2026 at 09:30, filed the day before.
 ISSUED = datetime(2026, 11, 4, 9, 30, tzinfo=LOCAL)
 
@@ -437,6 +438,7 @@ def lot_in_publicity(parties, started_at: datetime) -> Lot:
     factories.finish_opening(parties, lot)
     with travel(lot.bid_deadline + timedelta(hours=1)):
         services.lot_start_evaluation(lot=lot, actor=parties.staff)
+    evaluation_done(parties, lot, at=lot.bid_deadline + timedelta(hours=5))
     with travel(started_at):
         return services.lot_start_publicity(lot=lot, actor=parties.staff)
 
