@@ -1,4 +1,14 @@
 # One image for every app process (web = daphne, worker/beat = celery, migrate); compose.yaml picks the command.
+
+# The web UI (frontend/web): built with node, only its dist/ goes into the app image.
+FROM node:20-slim AS web
+WORKDIR /web
+COPY frontend/web/package.json frontend/web/package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+# The sealing module's tests read the shared vectors from docs/; the build itself needs only the sources.
+COPY frontend/web/ ./
+RUN npm run build
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -31,6 +41,7 @@ RUN pip install -r requirements/base.txt \
 
 # Code stays owned by root (read-only for the app user); only DATA_DIR is writable.
 COPY . .
+COPY --from=web /web/dist frontend/web/dist
 RUN mkdir -p /app/var && chown app:app /app/var
 
 USER 10001:10001

@@ -15,7 +15,34 @@ TEST_ENV := DJANGO_SECRET_KEY=test-secret-key SEALING_KEY=dGVzdC1vbmx5LXNlYWxpbm
 # The embedded default for `make run`: SQLite, in-memory channel layer, Celery eager, objects on local disk.
 RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-1} DJANGO_SECURE_COOKIES=$${DJANGO_SECURE_COOKIES:-0} MALLOC_MMAP_THRESHOLD_=1048576
 
-.PHONY: run test pytest lint venv clean
+.PHONY: run test pytest lint venv clean frontend frontend-test node-check
+
+# The web UI (frontend/web, Vue 3 + Vite): `npm ci` only when node_modules is missing or the lock file changed, the
+# build only when a source changed. Django serves frontend/web/dist (settings.WEB_UI_DIR).
+WEB := frontend/web
+WEB_DEPS := $(WEB)/node_modules/.installed
+WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public -type f 2>/dev/null) $(addprefix $(WEB)/,index.html vite.config.ts tsconfig.json package.json)
+NPM := npm --prefix $(WEB) --no-audit --no-fund --loglevel=error
+
+node-check:
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "make: node (>= 20.19) and npm are required for the web UI in $(WEB), and are missing: install them (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a < 20 || (a === 20 && b < 19)) { console.error("make: node " + process.version + " is too old for the web UI (Vite needs >= 20.19)"); process.exit(1); }'
+
+$(WEB_DEPS): $(WEB)/package-lock.json | node-check
+	@echo "web: npm ci ($(WEB))"
+	@start=$$(date +%s); $(NPM) ci >/dev/null; echo "web: npm ci done in $$(( $$(date +%s) - start )) s"
+	@touch $@
+
+$(WEB)/dist/index.html: $(WEB_DEPS) $(WEB_SOURCES)
+	@echo "web: type check and build ($(WEB)/dist)"
+	@start=$$(date +%s); $(NPM) run -s build >/tmp/web-build.$$$$.log 2>&1 || { cat /tmp/web-build.$$$$.log; rm -f /tmp/web-build.$$$$.log; exit 1; }; \
+	rm -f /tmp/web-build.$$$$.log; echo "web: built in $$(( $$(date +%s) - start )) s"
+
+frontend: $(WEB)/dist/index.html
+
+# Vitest: the sealing module against docs/sealed-bid-vectors.json, the API client.
+frontend-test: $(WEB_DEPS)
+	$(NPM) run -s test
 
 $(VENV)/.base: requirements/base.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,7 +57,7 @@ $(VENV)/.test: $(VENV)/.base requirements/test.txt
 
 venv: $(VENV)/.base
 
-run: $(VENV)/.base
+run: $(VENV)/.base frontend
 	mkdir -p var
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py load_demo
@@ -42,7 +69,7 @@ lint: $(VENV)/.test
 	$(VENV)/bin/ruff check .
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 
-test: $(VENV)/.test lint
+test: $(VENV)/.test lint frontend-test frontend
 	$(TEST_ENV) $(PY) -m pytest $(ARGS)
 
 # Run a subset without reinstalling: make pytest ARGS="tests/trading -x"
@@ -50,7 +77,7 @@ pytest:
 	$(TEST_ENV) $(PY) -m pytest $(ARGS)
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var $(WEB)/node_modules $(WEB)/dist
 
 # Sealed-bid upload and decryption against a local S3 (moto) and daphne; results in docs/performance.md.
 # SIZE=256M make bench; ARGS="--client-concurrency 1,3" for more.

@@ -7,7 +7,7 @@ whoever reads the store must not learn who bid), and can decrypt only with a dat
 then check_binding proves the envelope was sealed for that lot and bidder.
 
 Layout, fields and every check: docs/sealed-bid-format.md. Vectors: docs/sealed-bid-vectors.json
-(bidding/vectors.py); frontend/sealed/envelope.mjs implements the same format with WebCrypto.
+(bidding/vectors.py); frontend/web/src/sealed/envelope.ts implements the same format with WebCrypto.
 
 Pure library: no Django, so the bidder's tools and the opening station can use it as is.
 """

@@ -1,47 +1,40 @@
-// The WebCrypto envelope against docs/sealed-bid-vectors.json: node frontend/sealed/envelope.test.mjs
-// Exits non-zero on failure; the last line is "N passed, M failed".
-
+// The WebCrypto envelope (envelope.ts) against the shared vectors in docs/sealed-bid-vectors.json, the same file
+// bidding/vectors.py and tests/bidding/test_envelope.py use; plus the random path and refused arguments.
 import { readFileSync } from "node:fs";
 
-import * as E from "./envelope.mjs";
+import { test } from "vitest";
 
-const vectors = JSON.parse(readFileSync(new URL("../../docs/sealed-bid-vectors.json", import.meta.url), "utf8"));
-let passed = 0;
-let failed = 0;
+import * as E from "./envelope";
 
-async function check(name, test) {
-  try {
-    await test();
-    passed += 1;
-  } catch (error) {
-    failed += 1;
-    console.log(`FAIL ${name}: ${error?.stack ?? error}`);
-  }
-}
+// The vectors are JSON, checked field by field below.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Any = any;
 
-function assert(condition, message) {
+const vectors: Any = JSON.parse(readFileSync(new URL("../../../../docs/sealed-bid-vectors.json", import.meta.url), "utf8"));
+
+function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(message);
 }
 
-function fromHex(hex) {
+function fromHex(hex: string): Uint8Array<ArrayBuffer> {
   return Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
 }
 
-function toHex(bytes) {
+function toHex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function randomBytes(n) {
+function randomBytes(n: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(n);
   for (let at = 0; at < n; at += 65536) crypto.getRandomValues(out.subarray(at, at + 65536));
   return out;
 }
 
-async function sha256Hex(bytes) {
+async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
 }
 
-function concat(parts) {
+function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -51,7 +44,7 @@ function concat(parts) {
   return out;
 }
 
-function* irregular(bytes) {
+function* irregular(bytes: Uint8Array): Generator<Uint8Array> {
   const sizes = [1, 7, 65537, 3, 100000, 16, 17];
   let at = 0;
   for (let i = 0; at < bytes.length; i++) {
@@ -61,13 +54,13 @@ function* irregular(bytes) {
   }
 }
 
-async function collect(generator) {
-  const parts = [];
+async function collect(generator: AsyncIterable<Uint8Array>): Promise<Uint8Array<ArrayBuffer>> {
+  const parts: Uint8Array[] = [];
   for await (const part of generator) parts.push(part);
   return concat(parts);
 }
 
-async function expectCode(code, action) {
+async function expectCode(code: string, action: () => Promise<unknown>): Promise<void> {
   try {
     await action();
   } catch (error) {
@@ -79,7 +72,7 @@ async function expectCode(code, action) {
   throw new Error(`expected ${code}, nothing was thrown`);
 }
 
-function sealOptions(c, plaintext) {
+function sealOptions(c: Any, plaintext: Uint8Array | Blob): Any {
   return {
     plaintext,
     lot: c.lot,
@@ -96,20 +89,20 @@ function sealOptions(c, plaintext) {
   };
 }
 
-const cases = new Map(vectors.cases.map((c) => [c.name, c]));
+const cases = new Map<string, Any>(vectors.cases.map((c: Any) => [c.name, c]));
 const OTHER_LOT = "91350100MA2Y00017520261125002K";
 const OTHER_BIDDER = "91350100MA2Y00002F";
 
-for (const c of vectors.cases) {
+for (const c of vectors.cases as Any[]) {
   const plaintext = fromHex(c.plaintext);
   const envelope = fromHex(c.envelope);
 
-  await check(`${c.name}: the vector is consistent`, async () => {
+  test(`${c.name}: the vector is consistent`, async () => {
     assert(envelope.length === c.envelope_size, "envelope_size");
     assert((await sha256Hex(envelope)) === c.envelope_sha256, "envelope_sha256");
   });
 
-  await check(`${c.name}: key ids (of the keys, not in the envelope)`, async () => {
+  test(`${c.name}: key ids (of the keys, not in the envelope)`, async () => {
     assert((await E.keyId(fromHex(c.bidder_public_key_spki))) === c.bidder_kid, "bidder kid");
     if (c.rescue_public_key_spki) assert((await E.keyId(fromHex(c.rescue_public_key_spki))) === c.rescue_kid, "rescue kid");
     const text = new TextDecoder("latin1").decode(envelope);
@@ -117,19 +110,19 @@ for (const c of vectors.cases) {
     assert(!toHex(envelope).includes(c.bidder_kid), "the kid's bytes in the envelope");
   });
 
-  await check(`${c.name}: seal() with the fixed randoms reproduces the envelope byte for byte`, async () => {
+  test(`${c.name}: seal() with the fixed randoms reproduces the envelope byte for byte`, async () => {
     const sealed = await E.seal(sealOptions(c, plaintext));
     assert(toHex(sealed) === c.envelope, "envelope differs");
   });
 
-  await check(`${c.name}: sealChunks() from a Blob reproduces the envelope`, async () => {
-    const parts = [];
+  test(`${c.name}: sealChunks() from a Blob reproduces the envelope`, async () => {
+    const parts: Uint8Array[] = [];
     for await (const part of E.sealChunks(sealOptions(c, new Blob([plaintext])))) parts.push(part);
     assert(parts.length === 1 + c.chunk_count, `header + ${c.chunk_count} chunks, got ${parts.length} parts`);
     assert(toHex(concat(parts)) === c.envelope, "envelope differs");
   });
 
-  await check(`${c.name}: readHeader`, async () => {
+  test(`${c.name}: readHeader`, async () => {
     const header = await E.readHeader(envelope);
     assert(!("lot" in header) && !("bidder" in header) && !("bidderKid" in header), "the header names no lot, bidder or key");
     assert(toHex(header.binding) === c.binding, "binding");
@@ -141,21 +134,21 @@ for (const c of vectors.cases) {
     assert(toHex(fromBlob.raw) === toHex(header.raw), "from a Blob");
   });
 
-  await check(`${c.name}: the bidder's private key unwraps the data key`, async () => {
+  test(`${c.name}: the bidder's private key unwraps the data key`, async () => {
     const header = await E.readHeader(envelope);
     const who = { lot: c.lot, bidder: c.bidder };
     assert(toHex(await E.unwrapKey(header, fromHex(c.bidder_private_key_pkcs8), who)) === c.data_key, "data key");
     await expectCode("no_recipient", () => E.unwrapKey(header, fromHex(c.bidder_private_key_pkcs8), { ...who, lot: OTHER_LOT }));
-    let thrown = null;
+    let thrown: unknown = null;
     try {
-      await E.unwrapKey(header, fromHex(c.bidder_private_key_pkcs8));
+      await (E.unwrapKey as Any)(header, fromHex(c.bidder_private_key_pkcs8));
     } catch (error) {
       thrown = error;
     }
     assert(thrown instanceof TypeError, "unwrapKey without lot and bidder is refused");
   });
 
-  await check(`${c.name}: checkBinding`, async () => {
+  test(`${c.name}: checkBinding`, async () => {
     const header = await E.readHeader(envelope);
     const dataKey = fromHex(c.data_key);
     await E.checkBinding(header, dataKey, c.lot, c.bidder);
@@ -165,14 +158,14 @@ for (const c of vectors.cases) {
   });
 
   if (c.rescue_private_key_pkcs8) {
-    await check(`${c.name}: the rescue private key unwraps the data key`, async () => {
+    test(`${c.name}: the rescue private key unwraps the data key`, async () => {
       const header = await E.readHeader(envelope);
       const who = { lot: c.lot, bidder: c.bidder };
       assert(toHex(await E.unwrapKey(header, fromHex(c.rescue_private_key_pkcs8), who)) === c.data_key, "data key");
     });
   }
 
-  await check(`${c.name}: decrypt() gives the plaintext`, async () => {
+  test(`${c.name}: decrypt() gives the plaintext`, async () => {
     const opened = await E.decrypt(envelope, { privateKeyPkcs8: fromHex(c.bidder_private_key_pkcs8), lot: c.lot, bidder: c.bidder });
     assert(toHex(opened) === c.plaintext, "plaintext differs");
     const fromBlob = await E.decrypt(new Blob([envelope]), { dataKey: fromHex(c.data_key) });
@@ -182,14 +175,14 @@ for (const c of vectors.cases) {
     await expectCode("wrong_envelope", () => E.decrypt(envelope, { dataKey: fromHex(c.data_key), lot: OTHER_LOT, bidder: c.bidder }));
   });
 
-  await check(`${c.name}: decryptChunks() over irregular pieces`, async () => {
+  test(`${c.name}: decryptChunks() over irregular pieces`, async () => {
     const header = await E.readHeader(envelope);
     const opened = await collect(E.decryptChunks(header, fromHex(c.data_key), irregular(envelope.subarray(header.raw.length))));
     assert(toHex(opened) === c.plaintext, "plaintext differs");
   });
 }
 
-async function openAll(envelope, openWith, lot, bidder) {
+async function openAll(envelope: Uint8Array<ArrayBuffer>, openWith: Any, lot: string, bidder: string): Promise<void> {
   const header = await E.readHeader(envelope);
   const dataKey = openWith.private_key_pkcs8 ? await E.unwrapKey(header, fromHex(openWith.private_key_pkcs8), { lot, bidder }) : fromHex(openWith.data_key);
   await E.checkBinding(header, dataKey, lot, bidder);
@@ -198,8 +191,8 @@ async function openAll(envelope, openWith, lot, bidder) {
   }
 }
 
-for (const n of vectors.negative) {
-  await check(`negative ${n.name}: ${n.expect}`, async () => {
+for (const n of vectors.negative as Any[]) {
+  test(`negative ${n.name}: ${n.expect}`, async () => {
     const base = fromHex(cases.get(n.case).envelope);
     const { offset, remove, insert } = n.patch;
     const envelope = concat([base.subarray(0, offset), fromHex(insert), base.subarray(offset + remove)]);
@@ -212,7 +205,7 @@ for (const n of vectors.negative) {
 const lot = vectors.cases[0].lot;
 const bidder = vectors.cases[0].bidder;
 
-await check("random keys: seal and decrypt a 3-chunk Blob round trip", async () => {
+test("random keys: seal and decrypt a 3-chunk Blob round trip", async () => {
   const pair = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"]);
   const rescue = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"]);
   const spki = new Uint8Array(await crypto.subtle.exportKey("spki", pair.publicKey));
@@ -235,12 +228,12 @@ await check("random keys: seal and decrypt a 3-chunk Blob round trip", async () 
   await expectCode("no_recipient", () => E.decrypt(one, { privateKeyPkcs8: strangerPkcs8, lot, bidder }));
 });
 
-await check("splicing a chunk from another envelope under the same data key fails", async () => {
+test("splicing a chunk from another envelope under the same data key fails", async () => {
   const c = cases.get("three-and-a-half-chunks");
   const envelope = fromHex(c.envelope);
   const full = c.chunk_size + 16;
   const start = c.header_length + full; // chunk 1
-  const variants = [
+  const variants: Any[] = [
     { fixed: { noncePrefix: fromHex("00000000000000") } }, // another nonce prefix
     { lot: OTHER_LOT }, // same nonce prefix, another header (another binding)
   ];
@@ -253,12 +246,12 @@ await check("splicing a chunk from another envelope under the same data key fail
   }
 });
 
-await check("seal refuses bad arguments before writing", async () => {
+test("seal refuses bad arguments before writing", async () => {
   const c = cases.get("one-byte");
   const base = sealOptions(c, new Uint8Array(1));
   const same = { rescuePublicKeySpki: fromHex(c.bidder_public_key_spki) };
   for (const bad of [{ lot: "X" }, { bidder: "91350100MA2Y00001I" }, { chunkSize: 65535 }, { chunkSize: 1 << 25 }, { bidderPublicKeySpki: new Uint8Array(3) }, same]) {
-    let thrown = null;
+    let thrown: unknown = null;
     try {
       await E.seal({ ...base, ...bad });
     } catch (error) {
@@ -268,7 +261,7 @@ await check("seal refuses bad arguments before writing", async () => {
   }
 });
 
-await check("readHeader: short and non-envelopes", async () => {
+test("readHeader: short and non-envelopes", async () => {
   const envelope = fromHex(cases.get("empty").envelope);
   await expectCode("not_sealed", () => E.readHeader(new Uint8Array(0)));
   await expectCode("not_sealed", () => E.readHeader(new TextEncoder().encode("%PDF-1.7 not an envelope")));
@@ -279,5 +272,3 @@ await check("readHeader: short and non-envelopes", async () => {
   await expectCode("not_sealed", () => E.readHeader(huge));
 });
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exitCode = failed ? 1 : 0;

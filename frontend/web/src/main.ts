@@ -1,0 +1,13 @@
+import "element-plus/dist/index.css";
+import "./style.css";
+
+import ElementPlus from "element-plus";
+import { createPinia } from "pinia";
+import { createApp } from "vue";
+
+import App from "./App.vue";
+import { applyLocale, i18n, storedLocale } from "./i18n";
+import { router } from "./router";
+
+applyLocale(storedLocale());
+createApp(App).use(createPinia()).use(i18n).use(router).use(ElementPlus).mount("#app");
