@@ -106,7 +106,13 @@ def document(lot: Lot, actor: User, now: datetime, content: bytes = b"tender doc
 
 
 def lot(
-    parties: Parties, *, stage: str = "draft", issued: datetime | None = None, sale_days: int = 7, deadline_days: int = 21
+    parties: Parties,
+    *,
+    stage: str = "draft",
+    issued: datetime | None = None,
+    sale_days: int = 7,
+    deadline_days: int = 21,
+    max_price: Decimal | None = None,
 ) -> Lot:
     """A lot driven through the services up to `stage`: draft, registered, filed, published.
 
@@ -124,6 +130,7 @@ def lot(
         name="一标段",
         estimated_price=Decimal("1000000"),
         bond_amount=Decimal("20000"),
+        max_price=max_price,
         now=t0,
     )
     if stage == "draft":
