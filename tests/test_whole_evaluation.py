@@ -200,6 +200,25 @@ async def test_five_experts_in_two_venues_evaluate_live_to_a_signed_report_and_a
         assert results[str(bids[2].pk)]["passed"] is False
         assert any("最高投标限价" in str(r) for r in results[str(bids[2].pk)]["reasons"])
         ok(await as_(parties.staff)(f"{api}/advance/", {"phase": "qualification"}, format="json"))
+        # Discussion from the secondary venue reaches every seat and the supervisor, who only watches and may pause:
+        # while paused, no one acts.
+        remark = "建议重点复核投标人的施工组织设计。"
+        await experts[4].communicator.send_json_to({"type": "message", "text": remark})
+        for socket in everyone:
+            said = await socket.until("message")
+            assert (said["payload"]["text"], said["payload"]["venue"]) == (remark, members[4].venue_id)
+        await supervisor.communicator.send_json_to({"type": "message", "text": "监督人员发言"})
+        assert (await supervisor.until("error"))["payload"]["command"] == "message"
+        await supervisor.communicator.send_json_to({"type": "pause", "reason": "副场网络中断，核查中"})
+        for socket in everyone:
+            await socket.until("paused")
+        refused = await as_(member(0))(
+            f"{api}/clarifications/", {"bid": str(bids[0].pk), "question": "？", "minutes": 30}, format="json"
+        )
+        assert (refused.status_code, refused.json()["code"]) == (409, "room_paused")
+        await supervisor.communicator.send_json_to({"type": "resume"})
+        for socket in everyone:
+            await socket.until("resumed")
         # The chair asks bidder1 to clarify (条例52); the bidder answers through the platform, the room sees both.
         question = "请说明投标文件中工期计划与质量承诺的对应关系。"
         asked = ok(
