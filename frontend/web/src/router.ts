@@ -2,6 +2,7 @@
 // anonymous users to /login?next=... . Paths must not start with api/, admin/, ws/ or static/ (those are Django's).
 import { createRouter, createWebHistory, type RouteRecordRaw } from "vue-router";
 
+import { areas } from "@/areas";
 import { useSession } from "@/stores/session";
 
 declare module "vue-router" {
@@ -16,6 +17,7 @@ const routes: RouteRecordRaw[] = [
   { path: "/notices/:id(\\d+)", name: "notice", component: () => import("@/pages/NoticeDetail.vue"), props: true },
   { path: "/verify/:code?", name: "verify", component: () => import("@/pages/LetterVerify.vue"), props: true },
   { path: "/login", name: "login", component: () => import("@/pages/LoginPage.vue") },
+  ...areas.flatMap((area) => area.routes),
   { path: "/:path(.*)*", name: "not-found", component: () => import("@/pages/NotFound.vue") },
 ];
 

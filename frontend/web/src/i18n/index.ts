@@ -3,6 +3,7 @@ import { computed } from "vue";
 import { createI18n } from "vue-i18n";
 
 import { setApiLocale, type Locale } from "@/api/client";
+import { areas } from "@/areas";
 import { en, zhHans } from "./messages";
 
 export const LOCALES: Locale[] = ["zh-hans", "en"];
@@ -18,7 +19,11 @@ export const i18n = createI18n({
   legacy: false,
   locale: storedLocale(),
   fallbackLocale: "zh-hans",
-  messages: { "zh-hans": zhHans, en },
+  // The shell's strings, then each area's under its own key.
+  messages: {
+    "zh-hans": Object.assign({}, zhHans, ...areas.map((area) => area.messages["zh-hans"])),
+    en: Object.assign({}, en, ...areas.map((area) => area.messages.en)),
+  },
 });
 
 export const locale = computed<Locale>(() => i18n.global.locale.value as Locale);
