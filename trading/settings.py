@@ -116,7 +116,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 # The web UI built by Vite (frontend/web, `make frontend`): its assets are served under /static/web/.
-WEB_UI_DIR = BASE_DIR / "frontend" / "web" / "dist"
+# WEB_UI_DIR: another build directory (e.g. `vite build --outDir`), for parallel builds that must not share dist/.
+WEB_UI_DIR = Path(env_str("WEB_UI_DIR", str(BASE_DIR / "frontend" / "web" / "dist")))
 STATICFILES_DIRS = [("web", WEB_UI_DIR)] if WEB_UI_DIR.is_dir() else []
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
