@@ -8,7 +8,10 @@ browser lives for one test only, and a test asks for its data fixtures BEFORE `p
 browser starts, and the database is flushed after it stops). The test body itself makes no ORM call.
 """
 
+import asyncio
 import os
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -79,6 +82,78 @@ def screenshot(request):
         return path
 
     return take
+
+
+class AsgiLiveServer:
+    """daphne serving trading.asgi.application (HTTP, static files and websockets) on a free port, in a thread of
+    the test process: it reads the same test database as the test (SQLite's shared in-memory database too), which a
+    separate daphne process could not."""
+
+    def __init__(self):
+        self.port: int | None = None
+        self._reactor = None
+        self._ready = threading.Event()
+        self._errors: list[BaseException] = []
+        self._thread = threading.Thread(target=self._serve, name="asgi-live-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "AsgiLiveServer":
+        self._thread.start()
+        if not self._ready.wait(15) or self._errors:
+            raise RuntimeError(f"daphne did not start: {self._errors}")
+        return self
+
+    def stop(self) -> None:
+        if self._reactor is not None:
+            self._reactor.callFromThread(self._reactor.stop)
+        self._thread.join(15)
+
+    def _serve(self) -> None:
+        try:
+            # A fresh reactor on this thread's own event loop (Twisted's reactor runs once per install).
+            sys.modules.pop("twisted.internet.reactor", None)
+            sys.modules.pop("daphne.server", None)
+            from twisted.internet import asyncioreactor
+
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            asyncioreactor.install(loop)
+            from daphne.server import Server
+            from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+            from twisted.internet import reactor
+
+            from trading.asgi import application
+
+            server = Server(
+                application=ASGIStaticFilesHandler(application),
+                endpoints=["tcp:port=0:interface=127.0.0.1"],
+                signal_handlers=False,
+            )
+
+            def ready():
+                if server.listening_addresses:
+                    self.port, self._reactor = server.listening_addresses[0][1], reactor
+                    self._ready.set()
+                else:
+                    reactor.callLater(0.05, ready)
+
+            reactor.callLater(0.05, ready)
+            server.run()
+        except BaseException as error:  # reported by start()
+            self._errors.append(error)
+            self._ready.set()
+
+
+@pytest.fixture
+def asgi_live_server(transactional_db):
+    """The app on daphne, websockets included (pytest-django's live_server is WSGI: pages and REST only).
+    Ask for it, like data fixtures, before `page`."""
+    server = AsgiLiveServer().start()
+    yield server
+    server.stop()
 
 
 def pytest_terminal_summary(terminalreporter):
