@@ -17,6 +17,17 @@ def _clean_cache():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each test gets its own channel layer: a layer keeps locks and connections bound to the event loop that first
+    used it, and every async test (and the browser tests' daphne thread) runs its own loop."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
 def _tasks_inline():
     """Tasks run inline, whatever the broker (tests/trading/test_celery.py starts a real worker where it matters)."""
     from trading.celery import app
