@@ -1,0 +1,229 @@
+"""The bidder's pages in a real browser: a key pair generated in the page (the private key downloaded as a
+password-encrypted file, the public key registered), enrolment and the tender documents, a bid sealed in the
+browser and uploaded in parts through presigned URLs while one part PUT is broken once (the page resumes after a
+reload, with the state it kept in IndexedDB), and the signed receipt. Afterwards, in Python: the stored object
+opens with the private key from the downloaded key file and equals the file that was chosen. Then it is withdrawn."""
+
+import base64
+import hashlib
+import json
+import os
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+from django.utils import timezone
+
+from tests import factories
+
+MiB = 1024 * 1024
+PASSWORD = "bidder key file password 2026"
+
+
+@pytest.fixture
+def bidder_setup(transactional_db, settings, tmp_path):
+    """A lot published an hour ago (deadline three weeks ahead) with a rescue key (2 of 2 officers), a bidder, and
+    a bid file of ~11 MiB: 3 parts of 5 MiB, the smallest part size the platform allows."""
+    from bidding.services import rescue
+    from trading import services
+
+    settings.BID_PART_SIZE = 5 * MiB
+    parties = factories.Parties.create()
+    issued = timezone.now() - timedelta(hours=1)
+    lot = factories.lot(parties, stage="filed", issued=issued)
+    key = rescue.rescue_key_create(lot=lot, actor=parties.staff, officer_ids=[parties.staff.pk, parties.admin.pk], threshold=2)
+    lot, _ = services.lot_publish(lot=lot, actor=parties.tenderee, title="招标公告", body="欢迎投标", now=issued)
+    bidder = parties.bidders[0]
+    bid_file = tmp_path / "投标文件.zip"
+    bid_file.write_bytes(factories.bid_package("980000.00", marker="浏览器", extra=os.urandom(11 * MiB)))
+    return {
+        "lot": lot.pk,
+        "lot_code": lot.transaction_code,
+        "username": bidder.username,
+        "credit_code": bidder.organisation.credit_code,
+        "bid_file": bid_file,
+        "rescue_shares": [share["share"] for share in key["shares"]],
+    }
+
+
+def open_key_file(data: dict, password: str):
+    """docs/formats.md, "Private key file": PBKDF2-SHA256 → AES-256-GCM over the PKCS#8 DER, AAD = format/kid."""
+    kdf = data["kdf"]
+    assert kdf["name"] == "PBKDF2-SHA256" and kdf["iterations"] >= 600_000
+    key = PBKDF2HMAC(hashes.SHA256(), 32, base64.b64decode(kdf["salt"]), kdf["iterations"]).derive(password.encode())
+    pkcs8 = AESGCM(key).decrypt(
+        base64.b64decode(data["cipher"]["iv"]),
+        base64.b64decode(data["private_key_pkcs8"]),
+        f"trading-bidder-key/{data['kid']}".encode(),
+    )
+    return serialization.load_der_private_key(pkcs8, password=None)
+
+
+def stored_plaintext(bid_id: str, private_key, lot_code: str, credit_code: str, rescue_shares: list[str]):
+    """The stored sealed object, opened with the bidder's private key (ORM and store, outside the browser's thread);
+    the rescue key rebuilt from its shares unwraps the same data key (the browser sealed to it too)."""
+    from bidding import envelope, shamir
+    from bidding.models import Bid
+    from trading.objectstore import get_store
+
+    bid = Bid.objects.get(pk=bid_id)
+    sealed = b"".join(get_store().iter_chunks(bid.object_key))
+    assert hashlib.sha256(sealed).hexdigest() == bid.sha256 and len(sealed) == bid.size
+    position = 0
+
+    def read(n: int) -> bytes:
+        nonlocal position
+        position += n
+        return sealed[position - n : position]
+
+    header = envelope.read_header(read)
+    data_key = envelope.unwrap_key(header, private_key, lot=lot_code, bidder=credit_code)
+    assert [r.type for r in header.recipients] == ["bidder", "rescue"]
+    rescue_key = envelope.private_key_from_scalar(shamir.combine([shamir.decode_share(s) for s in rescue_shares]))
+    assert envelope.unwrap_key(header, rescue_key, lot=lot_code, bidder=credit_code) == data_key
+    return bid.sha256, b"".join(envelope.decrypt_chunks(header, data_key, [sealed[position:]]))
+
+
+def in_thread(function, *args):
+    """Runs an ORM call off the playwright thread (whose running event loop Django refuses)."""
+    result: dict = {}
+
+    def run():
+        from django.db import connection
+
+        try:
+            result["value"] = function(*args)
+        except BaseException as error:  # re-raised below
+            result["error"] = error
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(120)
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def test_bidder_key_enrolment_sealed_upload_resume_and_receipt(bidder_setup, page, screenshot, live_server):
+    base = live_server.url
+    lot = bidder_setup["lot"]
+
+    # Log in.
+    page.goto(base + "/login?next=/bidder/keys")
+    page.fill("input[data-test=username]", bidder_setup["username"])
+    page.fill("input[data-test=password]", factories.PASSWORD)
+    page.click("[data-test=submit]")
+    page.wait_for_url("**/bidder/keys")
+
+    # 投标密钥: generate, download the encrypted key file, register the public key.
+    page.fill("input[data-test=key-password]", PASSWORD)
+    page.fill("input[data-test=key-password2]", PASSWORD)
+    with page.expect_download() as download_info:
+        page.click("[data-test=key-generate]")
+    key_file = json.loads(Path(download_info.value.path()).read_text(encoding="utf-8"))
+    page.locator("[data-test=key-done]").wait_for()
+    assert key_file["format"] == "trading-bidder-key" and key_file["kid"] in page.locator("[data-test=key-done]").inner_text()
+    row = page.locator("[data-test=keys] .el-table__row", has_text=key_file["kid"])
+    row.wait_for()
+    assert "有效" in row.inner_text() and "本浏览器可用" in row.inner_text()
+    screenshot(page, "01-keys")
+
+    # 报名 and 招标文件.
+    page.click("[data-test=nav-bidder-lots]")
+    page.wait_for_url("**/bidder/lots")
+    page.locator(f"[data-test=enrol-state-{lot}]", has_text="未报名").wait_for()
+    screenshot(page, "02-lots")
+    page.click(f"[data-test=enrol-{lot}]")
+    page.fill("input[data-test=contact-name]", "张三")
+    page.fill("input[data-test=contact-phone]", "13800000000")
+    page.click("[data-test=enrol-submit]")
+    page.locator(f"[data-test=enrol-state-{lot}]", has_text="已报名").wait_for()
+    page.click(f"[data-test=documents-{lot}]")
+    document = page.locator("[data-test=documents] .el-table__row", has_text="招标文件.pdf")
+    document.wait_for()
+    screenshot(page, "03-documents")
+    with page.expect_download() as download_info:
+        document.locator("[data-test^=download-]").click()
+    assert Path(download_info.value.path()).read_bytes() == b"tender documents v1"
+    page.keyboard.press("Escape")
+
+    # 投标文件上传: part 2's PUT to the object store breaks once.
+    broken = []
+
+    def break_part_two(route):
+        if not broken:
+            broken.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route(lambda url: "partNumber=2&" in url or url.endswith("partNumber=2"), break_part_two)
+    page.click(f"[data-test=bid-{lot}]")
+    page.wait_for_url(f"**/bidder/lots/{lot}/bid")
+    page.locator("[data-test=key-select]", has_text=key_file["kid"]).wait_for()
+    page.locator("[data-test=rescue]").wait_for()  # the lot's rescue key is a second recipient
+    page.set_input_files("[data-test=bid-file]", str(bidder_setup["bid_file"]))
+    page.click("[data-test=start]")
+    error = page.locator("[data-test=upload-error]")
+    error.wait_for(timeout=60000)
+    assert "上传中断" in error.inner_text() and broken
+    screenshot(page, "04-upload-broken")
+
+    # A reload: the page finds the unfinished upload in IndexedDB; the same file is chosen again and it resumes.
+    page.reload()
+    pending = page.locator("[data-test=pending]")
+    pending.wait_for()
+    assert "投标文件.zip" in pending.inner_text()
+    page.set_input_files("[data-test=resume-file]", str(bidder_setup["bid_file"]))
+    page.click("[data-test=resume]")
+    page.locator("[data-test=receipt], [data-test=upload-error]").first.wait_for(timeout=60000)
+    assert not page.locator("[data-test=upload-error]").is_visible(), page.locator("[data-test=upload-error]").inner_text()
+    receipt_card = page.locator("[data-test=receipt]")
+    page.locator("[data-test=receipt-valid]", has_text="签名有效").wait_for()
+    assert bidder_setup["lot_code"] in receipt_card.inner_text()
+    assert bidder_setup["credit_code"] in receipt_card.inner_text()
+    screenshot(page, "05-receipt")
+    with page.expect_download() as download_info:
+        page.click("[data-test=receipt-download]")
+    receipt = json.loads(Path(download_info.value.path()).read_text(encoding="utf-8"))
+    assert receipt["lot"] == bidder_setup["lot_code"] and receipt["bidder"] == bidder_setup["credit_code"]
+
+    # 我的投标: the bid is submitted; the receipt opens from the list.
+    page.click("[data-test=nav-bidder-bids]")
+    page.locator(f"[data-test=bid-status-{receipt['bid']}]", has_text="已递交").wait_for()
+    screenshot(page, "06-bids")
+    page.click(f"[data-test=show-receipt-{receipt['bid']}]")
+    page.locator(".el-dialog [data-test=receipt-valid]", has_text="签名有效").wait_for()
+    page.keyboard.press("Escape")
+
+    # The stored envelope opens with the private key from the downloaded file and equals the chosen file.
+    private_key = open_key_file(key_file, PASSWORD)
+    sha256, plaintext = in_thread(
+        stored_plaintext,
+        receipt["bid"],
+        private_key,
+        bidder_setup["lot_code"],
+        bidder_setup["credit_code"],
+        bidder_setup["rescue_shares"],
+    )
+    assert plaintext == bidder_setup["bid_file"].read_bytes()
+    assert receipt["sha256"] == sha256 and receipt["size"] > 10 * MiB
+
+    # Withdrawal before the deadline (法29): confirmed, then shown as withdrawn.
+    page.click(f"[data-test=withdraw-{receipt['bid']}]")
+    page.locator(".el-message-box .el-button--primary").click()
+    page.locator(f"[data-test=bid-status-{receipt['bid']}]", has_text="已撤回").wait_for()
+    screenshot(page, "07-withdrawn")
+
+    # The same page in English (the switch persists); the upload page's strings too.
+    page.click("[data-test=language]")
+    page.locator(f"[data-test=bid-status-{receipt['bid']}]", has_text="Withdrawn").wait_for()
+    page.goto(base + f"/bidder/lots/{lot}/bid")
+    page.locator("text=Encrypt in the browser").wait_for()
+    screenshot(page, "08-upload-en")
