@@ -1,6 +1,6 @@
 from django.urls import path
 
-from bidding import views
+from bidding import opening_ui_views, views
 
 urlpatterns = [
     path("enrolments/", views.EnrolView.as_view(), name="enrol"),
@@ -33,5 +33,7 @@ urlpatterns = [
     path("lots/<int:lot_id>/rescue-key/", views.RescueKeyView.as_view(), name="rescue-key"),
     path("lots/<int:lot_id>/rescue-key/shares/", views.RescueShareView.as_view(), name="rescue-key-shares"),
     path("bids/<uuid:pk>/decrypt/", views.BidDecryptView.as_view(), name="bid-decrypt"),
+    path("bids/<uuid:pk>/header/", opening_ui_views.BidHeaderView.as_view(), name="bid-header"),
+    path("server-time/", opening_ui_views.ServerTimeView.as_view(), name="server-time"),
     path("bids/<uuid:pk>/rescue-decrypt/", views.BidRescueDecryptView.as_view(), name="bid-rescue-decrypt"),
 ]
