@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from evaluation import clarification_views, report_views, views
+from evaluation import clarification_views, report_views, ui_views, views
 
 router = SimpleRouter()
 router.register("venues", views.VenueViewSet, basename="venue")
@@ -10,6 +10,7 @@ router.register("committee-members", views.CommitteeMemberViewSet, basename="com
 router.register("evaluation-methods", views.EvaluationMethodViewSet, basename="evaluation-method")
 
 urlpatterns = [
+    path("expert-rooms/", ui_views.ExpertRoomsView.as_view(), name="expert-rooms"),
     path("lots/<int:lot_id>/opened-bids/", views.OpenedBidsView.as_view(), name="opened-bids"),
     path("lots/<int:lot_id>/opened-bids/<uuid:bid_id>/file/", views.OpenedBidFileView.as_view(), name="opened-bid-file"),
     path("lots/<int:lot_id>/evaluation-session/", views.EvaluationSessionView.as_view(), name="evaluation-session"),
