@@ -1,8 +1,20 @@
 // The supervisor area: routes (meta.requiresAuth, meta.roles), menu entries and strings (under the "supervisor" key).
 import type { Area } from "../types";
+import { en, zhHans } from "./messages";
+
+const meta = { requiresAuth: true, roles: ["supervisor"] };
 
 export const area: Area = {
-  routes: [],
-  nav: [],
-  messages: { "zh-hans": { supervisor: {} }, en: { supervisor: {} } },
+  routes: [
+    { path: "/supervisor", redirect: { name: "supervisor-monitor" } },
+    { path: "/supervisor/monitor/:lot(\\d+)?", name: "supervisor-monitor", component: () => import("./MonitorPage.vue"), props: true, meta },
+    { path: "/supervisor/audit", name: "supervisor-audit", component: () => import("./AuditPage.vue"), meta },
+    { path: "/supervisor/statistics", name: "supervisor-statistics", component: () => import("./StatsPage.vue"), meta },
+  ],
+  nav: [
+    { name: "supervisor-monitor", label: "supervisor.nav.monitor", roles: ["supervisor"] },
+    { name: "supervisor-audit", label: "supervisor.nav.audit", roles: ["supervisor"] },
+    { name: "supervisor-statistics", label: "supervisor.nav.statistics", roles: ["supervisor"] },
+  ],
+  messages: { "zh-hans": { supervisor: zhHans }, en: { supervisor: en } },
 };
