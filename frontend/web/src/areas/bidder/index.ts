@@ -5,7 +5,8 @@ const roles = ["bidder"];
 const meta = { requiresAuth: true, roles };
 
 const zh = {
-  nav: { keys: "投标密钥", lots: "报名与招标文件", bids: "我的投标" },
+  nav: { keys: "投标密钥", lots: "报名与招标文件", bids: "我的投标", letters: "通知书" },
+  letters: { title: "中标/结果通知书", kind: "类型", code: "编号", issuedAt: "签发时间", download: "下载 PDF", verify: "验证" },
   common: { refresh: "刷新", cancel: "取消", confirm: "确定", none: "暂无数据", bytes: "字节" },
   keys: {
     title: "投标密钥",
@@ -112,7 +113,8 @@ const zh = {
 };
 
 const en = {
-  nav: { keys: "Bid keys", lots: "Enrolment", bids: "My bids" },
+  nav: { keys: "Bid keys", lots: "Enrolment", bids: "My bids", letters: "Letters" },
+  letters: { title: "Award and result letters", kind: "Kind", code: "Code", issuedAt: "Issued", download: "Download PDF", verify: "Verify" },
   common: { refresh: "Refresh", cancel: "Cancel", confirm: "OK", none: "No data", bytes: "bytes" },
   keys: {
     title: "Bid keys",
@@ -224,11 +226,13 @@ export const area: Area = {
     { path: "/bidder/lots", name: "bidder-lots", component: () => import("./BidderLots.vue"), meta },
     { path: "/bidder/lots/:lot(\\d+)/bid", name: "bidder-upload", component: () => import("./BidUpload.vue"), props: true, meta },
     { path: "/bidder/bids", name: "bidder-bids", component: () => import("./BidderBids.vue"), meta },
+    { path: "/bidder/letters", name: "bidder-letters", component: () => import("./LettersPage.vue"), meta },
   ],
   nav: [
     { name: "bidder-keys", label: "bidder.nav.keys", roles },
     { name: "bidder-lots", label: "bidder.nav.lots", roles },
     { name: "bidder-bids", label: "bidder.nav.bids", roles },
+    { name: "bidder-letters", label: "bidder.nav.letters", roles },
   ],
   messages: { "zh-hans": { bidder: zh }, en: { bidder: en } },
 };
