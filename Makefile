@@ -98,3 +98,11 @@ bench-draw: $(VENV)/.test
 .PHONY: bench-ws
 bench-ws: $(VENV)/.test
 	$(TEST_ENV) $(PY) -m bench.ws_room --redis $${BENCH_REDIS_URL:-redis://127.0.0.1:6379/7} $(ARGS)
+
+# A bid sealed and uploaded by the bidder's page in headless Chromium (/usr/bin/chromium), the tab's memory sampled:
+# SIZE_SMALL (64M) then SIZE (1G) (bench/browser_upload.py; results in docs/performance.md). WEB_UI_DIR=... uses
+# another build of the web UI instead of frontend/web/dist.
+SIZE_SMALL ?= 64M
+.PHONY: bench-browser
+bench-browser: $(VENV)/.test $(if $(WEB_UI_DIR),,frontend)
+	$(PY) -m bench.browser_upload --size $(SIZE) --small $(SIZE_SMALL) $(ARGS)
