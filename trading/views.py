@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from trading import services
 from trading.api import DomainError, validated
-from trading.models import Organisation, RuleSet
+from trading.models import LotStatus, Organisation, RuleSet
 from trading.selectors import lots_visible_to, objections_visible_to, projects_visible_to, reviews_visible_to
 from trading.serializers import (
     AnswerSerializer,
@@ -222,6 +222,17 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"], url_path="start-publicity")
     def start_publicity(self, request, pk=None):
         return self._lot_response(services.lot_start_publicity(lot=self.get_object(), actor=request.user))
+
+    @extend_schema(responses={200: dict})
+    @action(detail=True, methods=["get"])
+    def candidates(self, request, pk=None):
+        """The winning candidates, once published (publicity and after): the publicity notice already shows them
+        to everyone, while before it the ranking stays with the committee (法37, 法40)."""
+        lot = self.get_object()
+        published = lot.status in (LotStatus.PUBLICITY, LotStatus.AWARDED, LotStatus.ARCHIVED) or (
+            lot.status == LotStatus.SUSPENDED and lot.suspended_from == LotStatus.PUBLICITY
+        )
+        return Response(services.lot_candidates(lot) if published else [])
 
     @extend_schema(request=None, responses=LotSerializer)
     @action(detail=True, methods=["post"])

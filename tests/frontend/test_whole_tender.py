@@ -4,10 +4,11 @@ Staff publish a filed lot that has an evaluation method (the staff page); two bi
 seal and upload in the browser (the first one's part 2 PUT is cut and the upload resumed after a reload), a third
 uploads through the Python client (bidding.client.Uploader); at the deadline the sweep starts the opening; the two
 sign in and decrypt in the hall with their key files, the third over HTTP; staff end decryption and publish the
-record. Five experts are drawn in two venues (the services, in a helper thread); one confirms and goes through the
-whole room in the browser while four act over HTTP; the report is signed. Staff start the publicity, the sweep awards
-after the period, staff issue the letters; the winner downloads its award letter on its letters page (the PDF read
-with pypdf) and checks it on the public verification page. Screenshots of each main page.
+record on the lot page. Staff start the evaluation and draw five experts in two venues on the draws page; the five
+confirm and go through the whole room in their own browsers while staff run the session from the lot page; the report
+is signed. Staff publish the candidates, the sweep awards after the period, staff issue the letters on the lot page;
+the winner downloads its award letter on its letters page (the PDF read with pypdf) and checks it on the public
+verification page. Screenshots of each main page.
 
 No ORM call in the test's own thread while the browser runs: values come from the fixture, ORM work runs in
 `in_thread` (test_bidder.py)."""
@@ -74,6 +75,7 @@ def tender(concurrent_db, settings, tmp_path):  # noqa: F811
         )
         assert response.status_code == 201, response.content
     kit.experts(10, "A0801")
+    main, secondary = kit.venues()
     third = factories.bidder_kit(parties.bidders[2], kit.ISSUED)
     files = {}
     for name in ("bidder1", "bidder2"):
@@ -95,6 +97,7 @@ def tender(concurrent_db, settings, tmp_path):  # noqa: F811
             "credit": {u.username: u.organisation.credit_code for u in parties.bidders},
             "sessions": {u.username: sid(u) for u in [*parties.bidders[:3], parties.staff]},
             "clock": clock,
+            "venues": {main.name: 3, secondary.name: 2},
         }
     finally:
         traveller.stop()
@@ -140,19 +143,14 @@ def decryption_deadline(lot: int):
     return Opening.objects.get(lot=lot).decryption_deadline
 
 
-def draw_committee(tender) -> dict:
-    """The evaluation started and five experts drawn, 3 at the main venue and 2 at the secondary (services)."""
-    from evaluation import services as draws
-    from evaluation.models import DrawnExpert
-    from trading import services as lifecycle
-    from trading.models import Lot
+def committee(lot: int) -> dict:
+    """The drawn committee (staff drew it on the draws page): members by venue kind and seat, their session ids, and
+    the evaluation window."""
+    from evaluation.models import DrawnExpert, DrawRequest
 
-    parties = tender["parties"]
-    lot = Lot.objects.get(pk=tender["lot"])
-    lifecycle.lot_start_evaluation(lot=lot, actor=parties.staff)
-    draw = draws.draw_run(request=kit.request(parties, lot), actor=parties.staff, seed=kit.seed("whole-tender"))
+    request = DrawRequest.objects.get(lot=lot)
     members = list(
-        DrawnExpert.objects.filter(draw=draw, status=DrawnExpert.Status.INVITED)
+        DrawnExpert.objects.filter(draw__request=request, status=DrawnExpert.Status.INVITED)
         .select_related("expert__user", "venue")
         .order_by("venue__kind", "seat")
     )
@@ -162,6 +160,7 @@ def draw_committee(tender) -> dict:
         "names": [m.expert.name for m in members],
         "venues": [m.venue_id for m in members],
         "cookies": [sid(m.expert.user) for m in members],
+        "window": request.window_start,
     }
 
 
@@ -210,7 +209,8 @@ def test_a_whole_tender_through_the_web_ui(tender, asgi_live_server, page, brows
         screenshot(bpage, f"03-{name}-receipt")
     receipts["bidder3"] = in_thread(third_bidder_uploads, tender)
 
-    # 3. The deadline: the sweep starts the opening; the two decrypt in the hall, the third over HTTP.
+    # 3. The deadline: the sweep starts the opening; the two decrypt in the hall, the third over HTTP; staff end the
+    # decryption and publish the record on the lot page.
     clock.move_to(tender["deadline"] + timedelta(minutes=1))
     assert in_thread(sweep)
     for name, bpage in pages.items():
@@ -221,49 +221,51 @@ def test_a_whole_tender_through_the_web_ui(tender, asgi_live_server, page, brows
     act(third, f"/api/bids/{receipts['bidder3']['bid']}/decrypt/", {"data_key": third_data_key(tender)})
     pages["bidder1"].locator("[data-test=count-decrypted]", has_text="3").wait_for()
     clock.move_to(in_thread(decryption_deadline, lot) + timedelta(minutes=1))
-    act(staff, f"/api/lots/{lot}/opening/close-decryption/")
-    act(staff, f"/api/lots/{lot}/opening/publish-record/")
+    flows.staff_end_opening(page, base, lot)
     record = pages["bidder1"].locator("[data-test=record-table]")
     record.locator(".el-table__body tr").nth(2).wait_for()
     assert PRICES["bidder1"] in record.inner_text() and tender["names"]["bidder3"] in record.inner_text()
     screenshot(pages["bidder1"], "06-hall-record")
 
-    # 4. The evaluation: the committee drawn; one expert confirms and evaluates in the browser, four over HTTP.
+    # 4. The evaluation: staff move the lot on and draw five experts in two venues on the draws page; all five confirm
+    # and evaluate in their own browsers while staff run the session from the lot page.
     clock.move_to(kit.NOW)
-    committee = in_thread(draw_committee, tender)
-    me = 4  # the secondary venue's second seat
-    expert = flows.new_context(browser, base, committee["cookies"][me])
-    epage = expert.new_page()
-    flows.expert_confirms(epage, base, committee["members"][me])
-    screenshot(epage, "07-expert-invitation")
-    for i, member in enumerate(committee["members"]):
-        if i != me:
-            act(Actor(base, committee["cookies"][i]), f"/api/committee-members/{member}/confirm/")
-    clock.move_to(kit.WINDOW[0] + timedelta(minutes=5))
-    act(staff, f"/api/lots/{lot}/evaluation-session/start/")
+    flows.staff_lot_action(page, base, lot, "startEvaluation", "评标中")
+    flows.staff_draw(page, base, "评标中", "A08 ", tender["venues"])
+    screenshot(page, "07-staff-draw")
+    drawn = in_thread(committee, lot)
+    experts = [flows.new_context(browser, base, cookie) for cookie in drawn["cookies"]]
+    epages = {i: context.new_page() for i, context in enumerate(experts)}
+    for i, epage in epages.items():
+        flows.expert_confirms(epage, base, drawn["members"][i])
+    screenshot(epages[4], "08-expert-invitation")
+    clock.move_to(drawn["window"] + timedelta(minutes=5))
+    advance = flows.staff_session(page, base, lot)
     method = staff.get(f"/api/evaluation-methods/?lot={lot}")
     (method,) = method["results"] if isinstance(method, dict) else method
     bids = {name: str(receipts[name]["bid"]) for name in PRICES}
     scene = {
-        **committee,
+        **drawn,
         "lot": lot,
-        "staff": tender["sessions"]["staff"],
         "bids": list(bids.values()),
         "crit": {c["name"]: c["id"] for c in method["criteria"]},
         "scores": {bids[name]: row for name, row in SCORES.items()},
     }
-    flows.expert_room(epage, base, scene, me, lambda p, name: screenshot(p, f"08-{name}"))
+    flows.committee_room(epages, base, scene, lambda p, name: screenshot(p, f"09-{name}"), advance)
     report = staff.get(f"/api/lots/{lot}/evaluation-session/report/")
     assert report["finalized_at"] and len(report["signatures"]) == 5
+    screenshot(page, "10-staff-session-done")
 
-    # 5. Publicity, the award by the sweep after the period, the letters; the winner downloads its letter.
+    # 5. Staff publish the candidates; the sweep awards after the period; staff issue the letters on the lot page;
+    # the winner downloads its award letter.
     clock.move_to(in_thread(finished_at, lot) + timedelta(minutes=30))
-    act(staff, f"/api/lots/{lot}/start-publicity/")
+    flows.staff_lot_action(page, base, lot, "startPublicity", "候选人公示")
     end = in_thread(publicity_end, lot)
     clock.move_to(end + timedelta(minutes=1))
     in_thread(sweep)
     clock.move_to(end + timedelta(hours=1))
-    act(staff, f"/api/lots/{lot}/award-letters/")
+    codes = flows.staff_issue_letters(page, base, lot, tender["names"]["bidder1"])
+    screenshot(page, "11-staff-letters")
     winner = pages["bidder1"]
     winner.goto(base + "/")
     winner.click("[data-test=nav-bidder-letters]")
@@ -271,7 +273,8 @@ def test_a_whole_tender_through_the_web_ui(tender, asgi_live_server, page, brows
     rows.first.wait_for()
     assert rows.count() == 1 and "中标通知书" in rows.inner_text()
     code = winner.locator("[data-test^=letter-code-]").inner_text().strip()
-    screenshot(winner, "09-bidder-letters")
+    assert code == codes["award"]
+    screenshot(winner, "12-bidder-letters")
     with winner.expect_download() as download_info:
         winner.locator("[data-test^=letter-download-]").click()
     letter_pdf = tender["tmp"] / "award-letter.pdf"
@@ -287,8 +290,8 @@ def test_a_whole_tender_through_the_web_ui(tender, asgi_live_server, page, brows
     assert tender["names"]["bidder1"] in check.locator("[data-test=letter]").inner_text()
     check.locator("[data-test=upload] input[type=file]").set_input_files(str(letter_pdf))
     check.locator("[data-test=match]").wait_for()
-    screenshot(check, "10-verify")
+    screenshot(check, "13-verify")
     verified = requests.get(f"{base}/api/letters/verify/{code}/", timeout=10).json()
     assert verified["code"] == code
-    for context in (*bidders.values(), expert, public):
+    for context in (*bidders.values(), *experts, public):
         context.close()

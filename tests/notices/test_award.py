@@ -102,3 +102,21 @@ def test_a_bid_that_is_not_a_candidate_never_wins(parties, awarded):
     assert (response.status_code, response.json()["code"]) == (400, "invalid_winner")
     assert nothing_issued()
     assert not AuditEvent.objects.filter(action="lot.letters_issued").exists()
+
+
+@pytest.mark.django_db
+def test_the_candidates_are_listed_once_published(parties, tmp_path):
+    """GET /api/lots/{id}/candidates/: empty while evaluating (the ranking stays with the committee), the ranking's
+    first places from publicity on, for staff and a bidder alike."""
+    kit.specialties()
+    opened, _, _ = kit.evaluating_lot(parties, tmp_path)
+    lot = opened.lot
+    a, _, c = (opened.bid(k) for k in opened.kits)
+    evaluation_done(parties, lot, at=kit.NOW + timedelta(hours=20), ranking=ranking_of(lot, [c, a]))
+    path = f"/api/lots/{lot.pk}/candidates/"
+    assert client(parties.staff).get(path).json() == []
+    with time_machine.travel(kit.NOW + timedelta(days=1), tick=False):
+        services.lot_start_publicity(lot=lot, actor=parties.staff)
+    for user in (parties.staff, parties.bidders[0]):
+        listed = client(user).get(path).json()
+        assert [(row["bid"], row["rank"]) for row in listed] == [(str(c.pk), 1), (str(a.pk), 2)]
