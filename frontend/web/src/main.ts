@@ -1,7 +1,7 @@
+// The whole Element Plus stylesheet; its components are imported on demand (vite.config.ts).
 import "element-plus/dist/index.css";
 import "./style.css";
 
-import ElementPlus from "element-plus";
 import { createPinia } from "pinia";
 import { createApp } from "vue";
 
@@ -10,4 +10,4 @@ import { applyLocale, i18n, storedLocale } from "./i18n";
 import { router } from "./router";
 
 applyLocale(storedLocale());
-createApp(App).use(createPinia()).use(i18n).use(router).use(ElementPlus).mount("#app");
+createApp(App).use(createPinia()).use(i18n).use(router).mount("#app");
