@@ -122,19 +122,48 @@ def test_every_secret_is_required(tmp_path, missing):
     assert "required" in result.stderr
 
 
-def test_nginx_proxies_websockets_and_signed_downloads(config):
+def _location(conf: str, prefix: str) -> str:
+    start = conf.index(f"location {prefix} {{")
+    depth = 0
+    for index in range(start, len(conf)):
+        depth += {"{": 1, "}": -1}.get(conf[index], 0)
+        if conf[index] == "}" and depth == 0:
+            return conf[start : index + 1]
+    raise AssertionError(f"location {prefix} is not closed")
+
+
+def test_nginx_proxies_websockets_and_presigned_store_requests(config):
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
     assert re.search(r"proxy_set_header\s+Upgrade\s+\$http_upgrade;", conf)
     assert re.search(r"proxy_set_header\s+Connection\s+\$connection_upgrade;", conf)
     assert "http://web:8000" in conf
     assert re.search(r"listen\s+8000;", conf)
-    # Presigned links are signed for the in-stack endpoint and served under /<bucket>/ by the proxy.
+    # Presigned URLs are signed for the public host (S3_PUBLIC_ENDPOINT) and served under /<bucket>/ by the proxy,
+    # which forwards the browser's Host (part of the signature) to the in-stack endpoint.
     environment = config["services"]["web"]["environment"]
     endpoint, bucket = environment["S3_ENDPOINT"], environment["S3_BUCKET"]
     assert config["services"]["minio-init"]["environment"]["S3_BUCKET"] == bucket
-    assert f"proxy_redirect http://{endpoint}/{bucket}/ /{bucket}/;" in conf
-    assert f"location /{bucket}/ {{" in conf
-    assert f"proxy_set_header Host {endpoint};" in conf
+    store = _location(conf, f"/{bucket}/")
+    assert f"set $minio_upstream http://{endpoint};" in store
+    assert "proxy_set_header Host $http_host;" in store
+    assert re.search(r"limit_except GET PUT \{\s*deny all;\s*\}", store)  # GET includes HEAD
+    assert re.search(r"if \(\$store_put_refused\) \{\s*return 403;\s*\}", store)
+    assert 'proxy_set_header Cookie "";' in store
+    assert "proxy_redirect" not in conf  # the app's redirects already name the public host
+
+
+def test_presigned_urls_are_signed_for_the_public_host(config, tmp_path):
+    for name in APP_SERVICES:
+        environment = config["services"][name]["environment"]
+        assert environment["S3_PUBLIC_ENDPOINT"] == "localhost:8000", name  # HTTP_PORT's default, on this machine
+        assert environment["S3_PUBLIC_SECURE"] == "0", name
+        assert environment["S3_COMPLETE_TIMEOUT"] == "300", name
+
+    variables = {"S3_PUBLIC_ENDPOINT": "tender.example.cn", "S3_PUBLIC_SECURE": "1", "S3_COMPLETE_TIMEOUT": "900"}
+    result = run_compose(tmp_path, "config", "--format", "json", env={**SECRETS, **variables})
+    assert result.returncode == 0, result.stderr
+    environment = json.loads(result.stdout)["services"]["web"]["environment"]
+    assert {name: environment[name] for name in variables} == variables
 
 
 def _settings_variables():

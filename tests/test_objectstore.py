@@ -413,6 +413,79 @@ def test_presigned_urls_can_be_signed_for_the_public_host(s3_endpoint):
     assert "uploadId=upload-1" in part_url
 
 
+def test_presigned_urls_can_use_https_for_the_public_host_only(s3_endpoint):
+    store = MinioStore(**s3_endpoint, presign_endpoint="tender.example.cn", presign_secure=True)
+
+    part_url = store.multipart_part_url("a/b.pdf", "upload-1", 2, timedelta(minutes=5))
+
+    assert part_url.startswith(f"https://tender.example.cn/{s3_endpoint['bucket']}/a/b.pdf?")
+    assert store.client._base_url.is_https is False  # the store itself is still reached over plain HTTP
+    assert store.exists("a/never-written.pdf") is False
+
+
+def test_get_store_signs_for_the_public_endpoint_from_settings(s3_endpoint, settings):
+    settings.S3_PUBLIC_ENDPOINT = "tender.example.cn:8443"
+    settings.S3_PUBLIC_SECURE = True
+    settings.S3_COMPLETE_TIMEOUT = 123
+    store = get_store()
+
+    url = store.presigned_get_url("a/b.pdf", expires=timedelta(minutes=1))
+    part_url = store.multipart_part_url("a/b.pdf", "upload-1", 3, timedelta(minutes=5))
+
+    assert url.startswith(f"https://tender.example.cn:8443/{s3_endpoint['bucket']}/a/b.pdf?")
+    assert part_url.startswith(f"https://tender.example.cn:8443/{s3_endpoint['bucket']}/a/b.pdf?")
+    assert "X-Amz-SignedHeaders=host" in part_url
+    assert store._completer._http.connection_pool_kw["timeout"].read_timeout == 123
+    assert store.client._http.connection_pool_kw["timeout"].read_timeout == 20
+
+
+@pytest.fixture
+def slow_store(s3_endpoint):
+    """A MinioStore that waits 0.5 s for answers (1 s to complete uploads), through a shim that holds back the
+    answers to requests on an open upload (list parts: GET ?uploadId=, complete: POST ?uploadId=) by 1.5 s."""
+    from tests.s3shim import StoreShim
+
+    shim = StoreShim(s3_endpoint["endpoint"], access_key=s3_endpoint["access_key"], secret_key=s3_endpoint["secret_key"])
+    shim.hold(lambda method, query: method in {"GET", "POST"} and "uploadId=" in query, 1.5)
+    shim.start()
+    try:
+        yield lambda complete_timeout: MinioStore(
+            **{**s3_endpoint, "endpoint": shim.endpoint},
+            read_timeout=0.5,
+            complete_timeout=complete_timeout,
+            retries=0,
+        )
+    finally:
+        shim.stop()
+
+
+def test_completing_an_upload_may_take_longer_than_other_requests(slow_store):
+    store = slow_store(10)
+    key = f"slow/{uuid.uuid4().hex}.bin"
+    upload_id = store.multipart_create(key)
+    etag = store.multipart_upload_part(key, upload_id, 1, b"sealed bid")
+
+    with pytest.raises(StoreUnavailable):
+        store.multipart_list_parts(key, upload_id)  # held 1.5 s: over the 0.5 s read timeout
+    stored = store.multipart_complete(key, upload_id, [(1, etag)])  # held 1.5 s: within complete_timeout
+
+    assert (stored.key, stored.size) == (key, len(b"sealed bid"))
+    assert b"".join(store.iter_chunks(key)) == b"sealed bid"
+
+
+def test_completing_an_upload_still_times_out(slow_store):
+    store = slow_store(1)
+    key = f"slow/{uuid.uuid4().hex}.bin"
+    upload_id = store.multipart_create(key)
+    etag = store.multipart_upload_part(key, upload_id, 1, b"sealed bid")
+
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable):
+        store.multipart_complete(key, upload_id, [(1, etag)])
+
+    assert 1 <= time.monotonic() - started < 1.5  # not retried
+
+
 def test_local_stale_sidecar_is_detected(local_store):
     local_store.put("a/b.txt", io.BytesIO(b"old"))
     (local_store.root / "a" / "b.txt").unlink()

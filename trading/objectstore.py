@@ -407,6 +407,17 @@ class _ResponseReader(Reader):
         self._response.release_conn()
 
 
+def _pool(connect_timeout: float, read_timeout: float, retries: int, maxsize: int = 10) -> urllib3.PoolManager:
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+        maxsize=maxsize,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        # POST (CompleteMultipartUpload) is never retried: urllib3 retries idempotent methods only.
+        retries=urllib3.Retry(total=retries, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+    )
+
+
 class MinioStore(ObjectStore):
     def __init__(
         self,
@@ -419,28 +430,48 @@ class MinioStore(ObjectStore):
         *,
         connect_timeout: float = 2.0,
         read_timeout: float = 20.0,
+        complete_timeout: float = 300.0,
         retries: int = 2,
         presign_endpoint: str | None = None,
+        presign_secure: bool | None = None,
     ):
         """presign_endpoint: host[:port] browsers reach the store at, when it differs from `endpoint`
-        (e.g. endpoint "minio:9000" inside the cluster). The host is part of the signature, so
-        presigned URLs must be signed for it rather than rewritten afterwards."""
+        (e.g. endpoint "minio:9000" inside the cluster, "tender.example.cn" for the browser, through a reverse
+        proxy that forwards the browser's Host). The host is part of the signature, so presigned URLs must be
+        signed for it rather than rewritten afterwards. presign_secure: https in those URLs (default: `secure`).
+
+        read_timeout bounds every wait for the store's answer; complete_timeout replaces it for
+        CompleteMultipartUpload only, which legitimately takes long on big objects (the store joins the parts
+        before it answers, and S3 may send whitespace meanwhile)."""
         self.bucket = bucket
         # The SDK default is 5 minutes and 5 retries per request: "S3 down" would hang a request
         # for half an hour. Here an unreachable store fails within (1 + retries) * connect_timeout.
-        http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
-            maxsize=10,
-            cert_reqs="CERT_REQUIRED",
-            ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
-            retries=urllib3.Retry(total=retries, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
-        )
         self.client = Minio(
-            endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region, http_client=http
+            endpoint,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
+            region=region,
+            http_client=_pool(connect_timeout, read_timeout, retries),
+        )
+        # Its own pool (urllib3 timeouts are per pool): only multipart_complete waits this long.
+        self._completer = Minio(
+            endpoint,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
+            region=region,
+            http_client=_pool(connect_timeout, complete_timeout, retries, maxsize=4),
         )
         # Signing needs no request when the region is given, so this client never opens a connection.
         self._presigner = (
-            Minio(presign_endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region)
+            Minio(
+                presign_endpoint,
+                access_key=access_key,
+                secret_key=secret_key,
+                secure=secure if presign_secure is None else presign_secure,
+                region=region,
+            )
             if presign_endpoint
             else self.client
         )
@@ -598,7 +629,7 @@ class MinioStore(ObjectStore):
         if not chosen:
             raise ValueError("a multipart upload needs at least one part")
         with self._errors(key):
-            self.client._complete_multipart_upload(self.bucket, key, upload_id, chosen)
+            self._completer._complete_multipart_upload(self.bucket, key, upload_id, chosen)
         return self.stat(key)
 
     def multipart_abort(self, key, upload_id):
@@ -866,9 +897,19 @@ def _fsync_dir(path: Path) -> None:
 
 @lru_cache(maxsize=16)
 def _store_for(config: tuple) -> ObjectStore:
-    endpoint, access_key, secret_key, bucket, secure, region, root = config
+    endpoint, access_key, secret_key, bucket, secure, region, public_endpoint, public_secure, complete_timeout, root = config
     if endpoint:
-        return MinioStore(endpoint, access_key, secret_key, bucket, secure, region)
+        return MinioStore(
+            endpoint,
+            access_key,
+            secret_key,
+            bucket,
+            secure,
+            region,
+            complete_timeout=complete_timeout,
+            presign_endpoint=public_endpoint,
+            presign_secure=public_secure,
+        )
     return LocalStore(Path(root))
 
 
@@ -882,6 +923,9 @@ def get_store() -> ObjectStore:
             settings.S3_BUCKET,
             settings.S3_SECURE,
             settings.S3_REGION,
+            settings.S3_PUBLIC_ENDPOINT,
+            settings.S3_PUBLIC_SECURE,
+            settings.S3_COMPLETE_TIMEOUT,
             str(settings.OBJECT_STORE_DIR),
         )
     )

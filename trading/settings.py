@@ -6,6 +6,7 @@ object store on local disk. DATABASE_URL, REDIS_URL and S3_* switch to the produ
 
 import base64
 import hashlib
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -174,6 +175,17 @@ if S3_ENDPOINT and not (S3_ACCESS_KEY and S3_SECRET_KEY):
 S3_BUCKET = env_str("S3_BUCKET", "trading")
 S3_SECURE = env_bool("S3_SECURE", False)
 S3_REGION = env_str("S3_REGION", "us-east-1")
+# Where browsers reach the store (host[:port], e.g. the platform's own host behind deploy/nginx.conf): presigned
+# download and part-upload URLs are signed for it. Unset: for S3_ENDPOINT itself.
+S3_PUBLIC_ENDPOINT = env_str("S3_PUBLIC_ENDPOINT", "") or None
+if S3_PUBLIC_ENDPOINT and not re.fullmatch(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?", S3_PUBLIC_ENDPOINT
+):
+    raise ImproperlyConfigured(f"S3_PUBLIC_ENDPOINT={S3_PUBLIC_ENDPOINT!r} must be host[:port], without scheme or path")
+S3_PUBLIC_SECURE = env_bool("S3_PUBLIC_SECURE", S3_SECURE)
+# Seconds to wait for CompleteMultipartUpload, which joins all parts before answering; every other store request
+# gives up after 20 s without an answer.
+S3_COMPLETE_TIMEOUT = env_int("S3_COMPLETE_TIMEOUT", 300, minimum=1)
 OBJECT_STORE_DIR = Path(env_str("OBJECT_STORE_DIR", str(DATA_DIR / "objects")))
 SIGNED_LINK_SECONDS = env_int("SIGNED_LINK_SECONDS", 300, minimum=10)
 
