@@ -49,15 +49,8 @@ from bench.bids import (
     run_step,
     wait_for_port,
 )
+from tests.frontend.conftest import CHROMIUM, CHROMIUM_ARGS  # the browser tests' Chromium and flags
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TARGET_RATIO = 1.2
 
 

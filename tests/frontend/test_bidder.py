@@ -2,7 +2,9 @@
 password-encrypted file, the public key registered), enrolment and the tender documents, a bid sealed in the
 browser and uploaded in parts through presigned URLs while one part PUT is broken once (the page resumes after a
 reload, with the state it kept in IndexedDB), and the signed receipt. Afterwards, in Python: the stored object
-opens with the private key from the downloaded key file and equals the file that was chosen. Then it is withdrawn."""
+opens with the private key from the downloaded key file and equals the file that was chosen. Then it is withdrawn.
+A second test replaces a submitted bid before the deadline: the old receipt is marked superseded, the new one shown,
+and one bid stays in force (checked over HTTP)."""
 
 import base64
 import hashlib
@@ -227,3 +229,97 @@ def test_bidder_key_enrolment_sealed_upload_resume_and_receipt(bidder_setup, pag
     page.goto(base + f"/bidder/lots/{lot}/bid")
     page.locator("text=Encrypt in the browser").wait_for()
     screenshot(page, "08-upload-en")
+
+
+@pytest.fixture
+def replacing(transactional_db, tmp_path):
+    """A lot published an hour ago (deadline three weeks ahead), a bidder with a submitted bid (sealed and uploaded
+    by the client program), its key file as the web UI writes it, and the file of a replacement bid."""
+    from tests.frontend.test_opening_hall import write_key_file
+    from trading import services
+
+    parties = factories.Parties.create()
+    now = timezone.now()
+    issued = now - timedelta(hours=1)
+    lot = factories.lot(parties, stage="filed", issued=issued)
+    lot, _ = services.lot_publish(lot=lot, actor=parties.tenderee, title="招标公告", body="欢迎投标", now=issued)
+    bidder = parties.bidders[0]
+    kit = factories.bidder_kit(bidder, now)
+    first = factories.submit_bid(kit, lot, tmp_path, price="990000.00", marker="原投标文件")
+    key_file = tmp_path / "投标密钥.json"
+    write_key_file(kit, key_file, PASSWORD)
+    replacement = tmp_path / "投标文件-修改.zip"
+    replacement.write_bytes(factories.bid_package("960000.00", marker="替换后的投标文件"))
+    return {
+        "lot": lot.pk,
+        "lot_code": lot.transaction_code,
+        "username": bidder.username,
+        "first": first,
+        "key_file": key_file,
+        "kid": json.loads(key_file.read_text())["kid"],
+        "replacement": replacement,
+    }
+
+
+def test_a_bidder_replaces_a_submitted_bid_before_the_deadline(replacing, page, screenshot, live_server):
+    from playwright.sync_api import expect
+
+    base, lot, first = live_server.url, replacing["lot"], replacing["first"]
+    old = first["bid"]
+    page.goto(base + "/login?next=/bidder/bids")
+    page.fill("input[data-test=username]", replacing["username"])
+    page.fill("input[data-test=password]", factories.PASSWORD)
+    page.click("[data-test=submit]")
+    page.wait_for_url("**/bidder/bids")
+    expect(page.locator(f"[data-test=bid-status-{old}]")).to_have_text("已递交")
+
+    # 替换: the upload page says a bid is in force (its receipt); the key comes from the key file (no password).
+    page.click(f"[data-test=replace-{old}]")
+    page.wait_for_url(f"**/bidder/lots/{lot}/bid")
+    note = page.locator("[data-test=replace-note]")
+    expect(note).to_contain_text("再次递交将在校验通过后替换原文件")
+    expect(note).to_contain_text(first["sha256"][:16])
+    page.set_input_files("[data-test=key-file]", str(replacing["key_file"]))
+    expect(page.locator("[data-test=key-select]")).to_contain_text(replacing["kid"])
+    page.set_input_files("[data-test=bid-file]", str(replacing["replacement"]))
+    screenshot(page, "01-replace")
+    page.click("[data-test=start]")
+    page.locator("[data-test=receipt], [data-test=upload-error]").first.wait_for(timeout=60000)
+    assert not page.locator("[data-test=upload-error]").is_visible(), page.locator("[data-test=upload-error]").inner_text()
+    expect(page.locator("[data-test=receipt-valid]")).to_have_text("签名有效")
+    expect(page.locator("[data-test=replaced-note]")).to_contain_text("已被替换")
+    with page.expect_download() as download_info:
+        page.click("[data-test=receipt-download]")
+    receipt = json.loads(Path(download_info.value.path()).read_text(encoding="utf-8"))
+    new = receipt["bid"]
+    assert new != old and receipt["lot"] == first["lot"] == replacing["lot_code"]
+    assert receipt["sha256"] != first["sha256"]
+    expect(page.locator("[data-test=receipt-sha256]")).to_have_text(receipt["sha256"])
+    screenshot(page, "02-new-receipt")
+
+    # 我的投标: the old bid replaced (its receipt marked superseded, no actions left), the new one in force.
+    page.click("[data-test=nav-bidder-bids]")
+    expect(page.locator(f"[data-test=bid-status-{new}]")).to_have_text("已递交")
+    expect(page.locator(f"[data-test=bid-status-{old}]")).to_have_text("已替换")
+    expect(page.locator(f"[data-test=replace-{old}]")).to_have_count(0)
+    expect(page.locator(f"[data-test=withdraw-{old}]")).to_have_count(0)
+    expect(page.locator(f"[data-test=replace-{new}]")).to_be_visible()
+    screenshot(page, "03-bids")
+    page.click(f"[data-test=show-receipt-{old}]")
+    dialog = page.locator(".el-dialog")
+    expect(dialog.locator("[data-test=receipt-superseded]")).to_contain_text("已被替换")
+    expect(dialog.locator("[data-test=receipt-sha256]")).to_have_text(first["sha256"])
+    screenshot(page, "04-old-receipt")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    page.click(f"[data-test=show-receipt-{new}]")
+    expect(dialog.locator("[data-test=receipt-sha256]")).to_have_text(receipt["sha256"])
+    expect(dialog.locator("[data-test=receipt-superseded]")).to_have_count(0)
+    page.keyboard.press("Escape")
+
+    # Over HTTP: one bid in force for the lot, the replacement; the first one replaced.
+    response = page.request.get(base + "/api/bids/")
+    assert response.status == 200
+    mine = {row["id"]: row for row in response.json() if row["lot"] == lot}
+    assert {bid: row["status"] for bid, row in mine.items()} == {old: "replaced", new: "submitted"}
+    assert mine[new]["receipt"] == receipt and mine[new]["sha256"] == receipt["sha256"]

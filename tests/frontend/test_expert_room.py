@@ -10,10 +10,15 @@ discussion message, a pause). The page follows every phase without a reload.
 Data: tests/evaluation/room.py's `room` (a lot being evaluated, a committee of five in two venues, a comprehensive
 method with Q1, P1, T1/30, T2/20, C1/20, three opened bids, the session started). Everything the test needs from
 the database is read in the `scene` fixture, before the browser starts; the results are checked through the API.
+
+The chair's clarification (条例52) and price adjustment (评标规定30-31): the same room with the lowest evaluated price
+method, brought to the price phase in the `priced` fixture; the chair asks in the browser, the bidder answers over
+HTTP, the answer appears live in the chair's page and in another member's (read only); the chair's adjustment, one
+refused by the API first, shows as the evaluated price in both pages and then in the ranking.
 """
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import requests
@@ -22,10 +27,11 @@ from django.conf import settings
 from django.db import connection
 
 from evaluation import services as draws
-from evaluation.models import DrawnExpert, MemberStatus
+from evaluation.models import Criterion, DrawnExpert, EvaluationMethod, MemberStatus
 from tests.evaluation import kit
-from tests.evaluation.room import T0, evaluating, room  # noqa: F401 (fixtures)
+from tests.evaluation.room import T0, advance, at, evaluating, room, to_scoring  # noqa: F401 (fixtures)
 from tests.realtime.kit import session_cookie
+from trading.models import Role, User
 
 DISSENT = "本人认为投标人乙的资质证书已过有效期，不同意评标结论。"
 FAIL_REASON = "资质证书已过有效期"
@@ -99,6 +105,32 @@ def scene(concurrent_db, room):  # noqa: F811
         "cookies": [cookie(m.expert.user) for m in members],
         "staff": cookie(room.parties.staff),
         "supervisor": cookie(room.parties.supervisor),
+    }
+
+
+@pytest.fixture
+def priced(concurrent_db, room):  # noqa: F811
+    """The room with the lowest evaluated price method (no scored criteria), B rejected at compliance, member 0 the
+    chair, in the price phase since at(11): plain values, as `scene`."""
+    EvaluationMethod.objects.filter(lot=room.lot).update(
+        kind="lowest_price", technical_weight=0, commercial_weight=0, price_weight=0, price_formula=""
+    )
+    Criterion.objects.filter(method__lot=room.lot, stage__in=["technical", "commercial"]).delete()
+    to_scoring(room)
+    assert advance(room, 11).phase == "price"
+
+    def cookie(user) -> str:
+        return session_cookie(user).decode().split("=", 1)[1]
+
+    bidder_a = User.objects.filter(organisation_id=room.bids["A"].bidder_id, role=Role.BIDDER).first()
+    return {
+        "lot": room.lot.pk,
+        "members": [m.pk for m in room.members],
+        "bids": {letter: str(bid.pk) for letter, bid in room.bids.items()},
+        "bidders": {letter: bid.bidder.name for letter, bid in room.bids.items()},
+        "cookies": [cookie(m.expert.user) for m in room.members],
+        "bidder_a": cookie(bidder_a),
+        "staff": cookie(room.parties.staff),
     }
 
 
@@ -412,3 +444,110 @@ def test_an_expert_evaluates_in_the_browser_while_the_room_moves_live(scene, asg
         assert (signed["agree"], signed["dissent"], signed["sha256"]) == (False, DISSENT, sha256)
         second.close()
         watcher.close()
+
+
+QUESTION = "请说明投标报价中暂列金额的计算依据。"
+ANSWER = "暂列金额按招标文件第五章工程量清单计列，见投标文件第23页。"
+
+
+def test_the_chair_asks_a_clarification_the_answer_comes_live_and_an_adjustment_shows(
+    priced, asgi_live_server, page, browser, screenshot
+):
+    from tests.frontend.flows import choose  # here: flows.py imports this module's Actor
+
+    base = asgi_live_server.url
+    lot, bids, bidders = priced["lot"], priced["bids"], priced["bidders"]
+    api = f"/api/lots/{lot}/evaluation-session"
+
+    with time_machine.travel(at(12), tick=True):
+        staff = Actor(base, priced["staff"])
+        bidder = Actor(base, priced["bidder_a"])
+
+        # The chair (member 0) in the browser; member 1 in a second browser, reading only.
+        page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": priced["cookies"][0], "url": base}])
+        page.goto(f"{base}/expert/rooms/{lot}")
+        page.locator("[data-test=connection]", has_text="实时连接").wait_for()
+        page.locator("[data-test=phase]", has_text="价格评分").wait_for()
+        member = browser_context(browser, base, priced["cookies"][1])
+        member.set_default_timeout(15000)
+        peer = member.new_page()
+        peer.goto(f"{base}/expert/rooms/{lot}")
+        peer.locator("[data-test=connection]", has_text="实时连接").wait_for()
+        peer.locator("[data-test=adjustment-readonly]").wait_for()
+        peer.locator("[data-test=clarifications-empty]").wait_for()
+        assert peer.locator("[data-test=clarification-form]").count() == 0
+        assert peer.locator("[data-test=adjustment-form]").count() == 0
+
+        # The chair asks bidder A, with 20 minutes to answer; the session waits for the answer.
+        page.click("[data-test=clarification-ask]")
+        page.locator("[data-test=clarification-form]", has_text="请选择投标人").wait_for()
+        choose(page, "[data-test=clarification-bid]", bidders["A"])
+        page.fill("[data-test=clarification-question]", QUESTION)
+        page.fill("[data-test=clarification-minutes] input", "20")
+        page.press("[data-test=clarification-minutes] input", "Tab")
+        page.click("[data-test=clarification-ask]")
+        page.locator("[data-test=clarifications] [data-status=open]", has_text=QUESTION).wait_for()
+        (asked,) = bidder.get("/api/clarifications/")["results"]
+        assert (asked["bid"], asked["question"], asked["answer"]) == (bids["A"], QUESTION, "")
+        minutes = (datetime.fromisoformat(asked["due_at"]) - datetime.fromisoformat(asked["asked_at"])) / timedelta(minutes=1)
+        assert minutes == 20
+        for p in (page, peer):
+            item = p.locator(f"[data-test=clarification-{asked['id']}][data-status=open]", has_text=QUESTION)
+            item.wait_for()
+            assert bidders["A"] in item.inner_text() and "待答复" in item.inner_text()
+            p.locator("[data-test=clarifications-waiting]").wait_for()
+        screenshot(page, "01-asked")
+        refused = staff.post(f"{api}/advance/", {"phase": "price"}, status=409)
+        assert refused["code"] == "clarification_pending"
+
+        # The bidder answers over HTTP: both pages show it without a reload.
+        bidder.post(f"/api/clarifications/{asked['id']}/answer/", {"answer": ANSWER})
+        for p in (page, peer):
+            p.locator(f"[data-test=clarification-answer-{asked['id']}]", has_text=ANSWER).wait_for()
+            p.locator(f"[data-test=clarification-{asked['id']}][data-status=answered]", has_text="已答复").wait_for()
+            p.locator("[data-test=clarifications-waiting]").wait_for(state="detached")
+        screenshot(peer, "02-answered-member")
+
+        # A price adjustment the API refuses (C's evaluated price would fall to zero): its message, nothing recorded.
+        choose(page, "[data-test=adjustment-bid]", bidders["C"])
+        page.fill("[data-test=adjustment-factor]", "工期")
+        page.fill("[data-test=adjustment-amount]", "-950000")
+        page.fill("[data-test=adjustment-reason]", "工期每提前一日按招标文件减价")
+        page.click("[data-test=adjustment-submit]")
+        page.locator(".el-message--error", has_text="调整后的评标价须大于零").wait_for()
+        assert "adjustments" not in staff.get(f"{api}/")["price_result"]
+
+        # The chair's adjustment: +60,000.00 for the duration; C's evaluated price goes up in both pages.
+        page.fill("[data-test=adjustment-amount]", "60000")
+        page.locator("[data-test=adjustment-preview]", has_text="950000.00 → 1010000.00").wait_for()
+        page.fill("[data-test=adjustment-reason]", "工期每超出一日按招标文件加价")
+        page.click("[data-test=adjustment-submit]")
+        for p in (page, peer):
+            p.locator(f"[data-test=evaluated-{bids['C']}]", has_text="1010000.00").wait_for()
+            assert p.inner_text(f"[data-test=evaluated-{bids['A']}]") == "1000000.00"
+            assert "工期每超出一日按招标文件加价" in p.inner_text("[data-test=price]")
+        screenshot(page, "03-adjusted")
+
+        # The answer in, the session moves on: A ranks first on the evaluated prices (C's bid price is lower).
+        staff.post(f"{api}/advance/", {"phase": "price"})
+        for p in (page, peer):
+            rows = p.locator("[data-test=ranking] .el-table__body .el-table__row")
+            rows.nth(1).wait_for()
+            assert bidders["A"] in rows.nth(0).inner_text() and "1000000.00" in rows.nth(0).inner_text()
+            assert bidders["C"] in rows.nth(1).inner_text() and "1010000.00" in rows.nth(1).inner_text()
+        screenshot(page, "04-ranking")
+
+        state = staff.get(f"{api}/")
+        (adjustment,) = state["price_result"]["adjustments"][bids["C"]]
+        assert (adjustment["factor"], adjustment["amount"], adjustment["reason"]) == (
+            "工期",
+            "60000.00",
+            "工期每超出一日按招标文件加价",
+        )
+        assert [(r["bid"], r["rank"], r["evaluated_price"]) for r in state["ranking"]] == [
+            (bids["A"], 1, "1000000.00"),
+            (bids["C"], 2, "1010000.00"),
+        ]
+        (answered,) = staff.get(f"/api/clarifications/?lot={lot}")["results"]
+        assert (answered["answer"], answered["asked_by"]) == (ANSWER, priced["members"][0])
+        member.close()

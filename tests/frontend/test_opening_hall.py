@@ -5,7 +5,9 @@ decrypts in the browser with its password-protected key file (docs/formats.md, "
 src/areas/bidder/keyfile.ts writes it; written here by `write_key_file`): the private key is opened and used in the page, and only the data key goes to the server.
 Bidder 2 signs in and decrypts from the test thread over HTTP; bidder 3 signs in and hands in no key. The page shows
 the counts and its own outcome as they change, without a reload. Staff end decryption and publish the record over
-HTTP; the record appears live; bidder 1 confirms it. A dropped socket reconnects with ?since=<last seq>.
+HTTP; the record appears live; bidder 1 confirms it. A dropped socket reconnects with ?since=<last seq>. Another
+test: a bidder objects to the published record through the reason dialog, staff see and answer it over HTTP, and the
+answer reaches the bidder's hall without a reload (over /ws/notifications/: the room's answer event is staff-side).
 
 The server runs at the opening's time (time_machine, ticking, started before daphne): the countdown is on the
 server's clock, which the page learns from the room, not on the browser's. No ORM call while the browser runs."""
@@ -304,3 +306,89 @@ def test_before_the_deadline_the_hall_counts_down_to_it(before_opening, asgi_liv
     expect(page.locator("[data-test=countdown]")).to_contain_text("18天 23:")
     expect(page.locator("[data-test=server-time]")).to_contain_text("2026-11-04 10:0")
     screenshot(page, "hall-before-deadline")
+
+
+OBJECTION = "第2号投标人的报价与唱标不一致，请核对。"
+ANSWER = "已核对开标记录，报价以投标文件为准，无误。"
+
+
+@pytest.fixture
+def published(parties, tmp_path):
+    """Three bids decrypted, decryption ended and the record published (over the API, before the browser starts);
+    the server's clock runs on from three minutes after the opening."""
+    from tests.bidding.opening_kit import client, decrypt, sign_in
+
+    opened = open_lot(parties, tmp_path, count=3)
+    lot = opened.lot.pk
+    with time_machine.travel(opened.open_at, tick=False):
+        sign_in(opened)
+        for kit in opened.kits:
+            assert decrypt(opened, kit).status_code == 200
+    for minutes, action in ((1, "close-decryption"), (2, "publish-record")):
+        with time_machine.travel(opened.open_at + timedelta(minutes=minutes), tick=False):
+            response = client(parties.staff).post(f"/api/lots/{lot}/opening/{action}/")
+            assert response.status_code == 200, response.json()
+    traveller = time_machine.travel(opened.open_at + timedelta(minutes=3), tick=True)
+    traveller.start()
+    try:
+        yield {
+            "lot": lot,
+            "bidder": session_cookie(opened.kits[0].user).decode(),
+            "staff": session_cookie(parties.staff).decode(),
+            "name": opened.kits[0].user.organisation.name,
+        }
+    finally:
+        traveller.stop()
+
+
+def test_a_bidder_objects_to_the_published_record_and_sees_the_answer_live(published, asgi_live_server, page, screenshot):
+    from playwright.sync_api import expect
+
+    server, lot = asgi_live_server, published["lot"]
+    login(page, server, published["bidder"])
+    page.goto(f"{server.url}/opening/{lot}/")
+    expect(page.locator("[data-test=phase]")).to_have_attribute("data-phase", "published")
+    expect(page.locator("[data-test=live-status]")).to_have_attribute("data-status", "open")
+    expect(page.locator("[data-test=record-table] .el-table__body tr")).to_have_count(3)
+
+    # The objection: a blank one is refused in the dialog and nothing is sent; the text goes trimmed.
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.method == "POST" else None)
+    page.locator("[data-test=raise-objection]").click()
+    dialog = page.locator(".el-message-box.reason-dialog")
+    expect(dialog).to_contain_text("异议内容")
+    dialog.locator("textarea").fill("  \n ")
+    dialog.locator(".el-button--primary").click()
+    expect(dialog.locator(".el-message-box__errormsg")).to_have_text("请填写异议内容")
+    assert sent == []
+    dialog.locator("textarea").fill(f"  {OBJECTION}\n")
+    screenshot(page, "objection-dialog")
+    dialog.locator(".el-button--primary").click()
+    mine = page.locator("[data-test=my-response]")
+    expect(mine).to_contain_text(f"提出异议：{OBJECTION}")
+    expect(mine).to_contain_text("等待答复")
+    expect(mine).to_have_attribute("data-answered", "false")
+    expect(page.locator("[data-test=raise-objection]")).to_have_count(0)
+    expect(page.locator("[data-test=confirm-record]")).to_have_count(0)
+    assert sent == [f"{server.url}/api/lots/{lot}/opening/respond/"]
+    screenshot(page, "objection-raised")
+
+    # Staff see it (the API), and answer it.
+    staff = http(server, published["staff"])
+    view = staff.get(f"{server.url}/api/lots/{lot}/opening/", timeout=10).json()
+    (objection,) = view["responses"]
+    assert (objection["bidder"], objection["kind"], objection["objection"], objection["answer"]) == (
+        published["name"],
+        "objection",
+        OBJECTION,
+        "",
+    )
+    post(staff, server, f"/api/lots/{lot}/opening/responses/{objection['id']}/answer/", {"answer": ANSWER})
+
+    # The answer shows in the bidder's hall without a reload, and again after one.
+    expect(mine).to_have_attribute("data-answered", "true")
+    expect(mine).to_contain_text(f"答复：{ANSWER}")
+    screenshot(page, "objection-answered")
+    page.reload()
+    expect(page.locator("[data-test=my-response]")).to_contain_text(f"答复：{ANSWER}")
+    assert staff.get(f"{server.url}/api/lots/{lot}/opening/", timeout=10).json()["responses"][0]["answer"] == ANSWER

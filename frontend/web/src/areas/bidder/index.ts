@@ -79,6 +79,8 @@ const zh = {
     startedAt: "开始时间",
     parts: "已上传分片",
     replaceNote: "您已递交过本标段的投标文件；再次递交将在校验通过后替换原文件。",
+    previous: "原投标文件：{time} 递交，SHA-256 {sha256}",
+    replaced: "原投标文件（{time} 递交）已被替换，以下回执为现行有效的回执。",
   },
   bids: {
     title: "我的投标",
@@ -92,6 +94,7 @@ const zh = {
     replace: "替换",
     withdrawConfirm: "确定撤回该投标文件？撤回后如需投标，须在截止前重新递交。",
     withdrawn: "已撤回",
+    superseded: "此回执所对应的投标文件已被替换，不再有效；以替换后投标文件的回执为准。",
     statuses: { uploading: "上传中", submitted: "已递交", replaced: "已替换", withdrawn: "已撤回", rejected: "已拒收" },
   },
   receipt: {
@@ -187,6 +190,8 @@ const en = {
     startedAt: "Started",
     parts: "Parts uploaded",
     replaceNote: "You already submitted a bid for this lot; a new one replaces it once it has been checked.",
+    previous: "Current bid: submitted {time}, SHA-256 {sha256}",
+    replaced: "The bid submitted at {time} has been replaced; the receipt below is the one in force.",
   },
   bids: {
     title: "My bids",
@@ -200,6 +205,7 @@ const en = {
     replace: "Replace",
     withdrawConfirm: "Withdraw this bid? To bid again you must submit before the deadline.",
     withdrawn: "Withdrawn",
+    superseded: "The bid of this receipt has been replaced and is no longer in force; the replacement's receipt is.",
     statuses: { uploading: "Uploading", submitted: "Submitted", replaced: "Replaced", withdrawn: "Withdrawn", rejected: "Rejected" },
   },
   receipt: {

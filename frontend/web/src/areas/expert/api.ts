@@ -1,6 +1,8 @@
 // Shapes of the endpoints the expert's pages read (docs/evaluation.md; /api/schema/ lists the paths) and the calls.
 import { api, type Page } from "@/api/client";
 
+import type { Clarification } from "./clarifications";
+
 export type Phase =
   | "sign_in"
   | "declaration"
@@ -112,6 +114,23 @@ export interface RankingRow {
   decided_by: string | null;
 }
 
+export interface Adjustment {
+  id: number;
+  factor: string;
+  amount: string;
+  reason: string;
+}
+
+/** The price phase's result (evaluation/session.price_phase_result): price scores (comprehensive), or the evaluated
+ * prices, the prices plus the chair's adjustments per bid (lowest evaluated price). */
+export interface PriceResult {
+  prices?: Record<string, string>;
+  scores?: Record<string, string>;
+  benchmark?: string;
+  evaluated?: Record<string, string>;
+  adjustments?: Record<string, Adjustment[]>;
+}
+
 export interface SessionState {
   id: number;
   lot: number;
@@ -127,7 +146,7 @@ export interface SessionState {
   marks: Mark[];
   flags: Flag[];
   extensions: { id: number; proposed_by: number; minutes: number; reason: string; status: string; yes: number; voted: number[] }[];
-  price_result: { prices?: Record<string, string>; scores?: Record<string, string>; benchmark?: string } | null;
+  price_result: PriceResult | null;
   ranking: RankingRow[] | null;
   above_max_price: { bid: string; bidder: string; price: string; max_price: string; reason: string }[];
 }
@@ -221,6 +240,12 @@ export const expertApi = {
     api.post<SessionState>(`${session(lot)}extensions/`, { minutes, reason }),
   voteExtension: (lot: number, proposal: number, yes: boolean) =>
     api.post<SessionState>(`${session(lot)}extensions/${proposal}/vote/`, { yes }),
+  clarifications: (lot: number) =>
+    api.get<Page<Clarification> | Clarification[]>("clarifications/", { lot, page_size: 100 }).then((data) => listOf(data)),
+  ask: (lot: number, bid: string, question: string, minutes: number) =>
+    api.post<Clarification>(`${session(lot)}clarifications/`, { bid, question, minutes }),
+  adjustPrice: (lot: number, bid: string, factor: string, amount: string, reason: string) =>
+    api.post<SessionState>(`${session(lot)}price-adjustments/`, { bid, factor, amount, reason }),
   report: (lot: number) => api.get<Report>(`${session(lot)}report/`),
   reportPdfUrl: (lot: number) => `/api/${session(lot)}report/pdf/`,
   sign: (lot: number, sha256: string, agree: boolean, dissent: string) =>

@@ -129,6 +129,7 @@ export const zhHans = {
     ok: "确定",
     cancel: "取消",
     needText: "请填写异议内容",
+    tooLong: "异议不得超过 2000 字",
     sent: "已提交",
   },
   staff: {
@@ -294,6 +295,7 @@ export const en: typeof zhHans = {
     ok: "OK",
     cancel: "Cancel",
     needText: "Write the objection",
+    tooLong: "At most 2000 characters",
     sent: "Sent",
   },
   staff: {

@@ -11,6 +11,8 @@ export const zhHans = {
     time: "时间",
     readOnly: "只读",
     chooseLot: "请选择标段",
+    confirm: "确定",
+    cancel: "取消",
   },
   monitor: {
     title: "监督：标段实时状态",
@@ -93,6 +95,8 @@ export const en: typeof zhHans = {
     time: "Time",
     readOnly: "Read-only",
     chooseLot: "Choose a lot",
+    confirm: "OK",
+    cancel: "Cancel",
   },
   monitor: {
     title: "Supervision: a lot live",
