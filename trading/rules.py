@@ -291,3 +291,71 @@ def report_candidates_max(rules: RuleSet) -> int:
     """条例53: the report recommends no more than 3 winning candidates, in order; a rule set may ask for fewer
     (`RuleSet.max_candidates`), never more."""
     return max(1, min(rules.max_candidates, 3))
+
+
+# --- Electronic supervision (电子监察): thresholds and levels of the alert rules ---------------------------------------
+# supervision/rules.py applies them (docs/supervision.md lists every rule with its evidence). The alerts only watch:
+# they never change a lot. Where no article fixes a number, it is regional supervision practice: set it to the
+# region's rule.
+
+ALERT_RED = "red"
+ALERT_YELLOW = "yellow"
+
+# 条例40第一项 (视为串通投标: 不同投标人的投标文件由同一单位或者个人编制): bids of different bidders in one lot uploaded
+# from one address, or sealed on one machine (the same client fingerprint).
+SAME_UPLOAD_ADDRESS_LEVEL = ALERT_RED
+SAME_DEVICE_FINGERPRINT_LEVEL = ALERT_RED
+
+# 条例40第四项 (不同投标人的投标文件异常一致): identical opened files (plaintext SHA-256) of different bidders in one lot,
+# or identical sealed files (ciphertext SHA-256: one sealed file copied under two names).
+IDENTICAL_BID_FILE_LEVEL = ALERT_RED
+
+# 条例40第四项 (投标报价呈规律性差异): at least PRICE_PROGRESSION_MIN_BIDS opened prices, consecutive in price order, whose
+# gaps (arithmetic) or ratios (geometric) agree within PRICE_PROGRESSION_TOLERANCE, relative: (largest - smallest)
+# / largest gap (or ratio - 1) <= tolerance. Exactly equal gaps or ratios are red, close ones yellow.
+PRICE_PROGRESSION_MIN_BIDS = 3
+PRICE_PROGRESSION_TOLERANCE = Decimal("0.01")
+PRICE_PROGRESSION_LEVEL = ALERT_YELLOW
+PRICE_PROGRESSION_EXACT_LEVEL = ALERT_RED
+
+# 条例49 (评标委员会成员应当客观、公正地履行职责) and the regional 畸高畸低 rule (score_dispersion_percent above): an expert
+# with a dispersion flag (not voided) in at least EXPERT_OUTLIER_SESSIONS of their last EXPERT_OUTLIER_WINDOW
+# evaluation sessions. Regional practice values.
+EXPERT_OUTLIER_SESSIONS = 3
+EXPERT_OUTLIER_WINDOW = 5
+EXPERT_OUTLIER_LEVEL = ALERT_YELLOW
+
+# 法50, 条例41 (招标代理机构、招标人与投标人串通): one organisation winning at least REPEAT_WINNER_AWARDS of the last
+# REPEAT_WINNER_WINDOW awarded lots of projects run by one agency. A risk signal, not a finding. Regional practice.
+REPEAT_WINNER_AWARDS = 3
+REPEAT_WINNER_WINDOW = 5
+REPEAT_WINNER_LEVEL = ALERT_YELLOW
+
+# Deadlines kept by the centre and the tenderee side: yellow once overrun by more than the grace, red once overrun by
+# more than the red limit (exactly at a limit is no alert / still yellow).
+# 电子办法 (开标解密): the decryption window has ended and decryption is not closed. The sweep closes it on its next beat,
+# or waits while opened files are still being stored: the grace covers that.
+DECRYPTION_CLOSE_GRACE = timedelta(hours=1)
+DECRYPTION_CLOSE_RED_AFTER = timedelta(hours=24)
+# 条例54 (candidates_publicity_due), 条例22 (objection_answer_due), 条例54 (results_objection_answer_due): late at once.
+DEADLINE_GRACE = timedelta(0)
+DEADLINE_RED_AFTER = timedelta(days=3)
+# 法45: once the winner is determined the tenderee issues the award letter. The law sets no number of days: regional
+# practice is AWARD_LETTER_DAYS days from the award (counted as every period here, 民法典201/203).
+AWARD_LETTER_DAYS = 3
+
+
+def award_letters_due(rules: RuleSet, *, awarded_at: datetime) -> datetime:
+    """法45 (regional practice): the award and result letters are issued within AWARD_LETTER_DAYS days of the award."""
+    return end_of_period(rules, awarded_at, AWARD_LETTER_DAYS)
+
+
+def overrun_level(
+    *, due: datetime, done_at: datetime | None, now: datetime, grace: timedelta, red_after: timedelta
+) -> str | None:
+    """The alert level of a deadline: None while met (or not yet due), yellow once overrun by more than `grace`, red once
+    by more than `red_after`. `done_at` is when the act was done (a late act stays late); None: not done yet."""
+    overrun = (done_at or now) - due
+    if overrun <= grace:
+        return None
+    return ALERT_RED if overrun > red_after else ALERT_YELLOW

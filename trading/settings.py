@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "experts",
     "evaluation",
     "realtime",
+    "supervision",
     "frontend",
 ]
 
@@ -164,6 +165,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "sweep-deadlines": {"task": "trading.tasks.sweep_deadlines", "schedule": env_int("SWEEP_SECONDS", 30, minimum=1)},
+    "supervision-scan": {"task": "supervision.tasks.scan", "schedule": env_int("SUPERVISION_SCAN_SECONDS", 300, minimum=1)},
 }
 
 # Object store: MinIO/S3 when S3_ENDPOINT is set, else a directory on local disk.

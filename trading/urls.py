@@ -24,6 +24,7 @@ api = [
     path("", include("evaluation.urls")),
     path("", include("realtime.urls")),
     path("audit/", include("audit.urls")),
+    path("supervision/", include("supervision.urls")),
     *router.urls,
 ]
 
