@@ -76,3 +76,37 @@ class Letter(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.code}"
+
+
+class Release(models.Model):
+    """An OCDS 1.1 release of a lot (notices/ocds.py, docs/open-data.md): written once, in the transaction of the
+    public event it reports (a notice published, the opening record published), and never changed. `seq` is taken
+    under the ReleaseHead lock, held until commit, so it grows in commit order: a reader that has seen `seq` n has
+    seen every release below it, which is what the cursor of /api/ocds/releases/ relies on."""
+
+    seq = models.BigIntegerField("序号", unique=True)
+    lot = models.ForeignKey("trading.Lot", verbose_name="标段", on_delete=models.PROTECT, related_name="ocds_releases")
+    ocid = models.CharField("OCID", max_length=64, db_index=True)
+    release_id = models.CharField("发布标识", max_length=128, unique=True)
+    date = models.DateTimeField("事件时间")
+    recorded_at = models.DateTimeField("写入时间", db_index=True)
+    data = models.JSONField("OCDS 发布")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "OCDS 发布"
+        ordering = ["seq"]
+        constraints = [models.CheckConstraint(condition=Q(seq__gte=1), name="ocds_release_seq_positive")]
+
+    def __str__(self):
+        return self.release_id
+
+
+class ReleaseHead(models.Model):
+    """The single row (pk=1) locked by every release written: it holds the last `seq` given out."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_seq = models.BigIntegerField("最新序号", default=0)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "OCDS 发布序号"
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="ocds_release_head_singleton")]

@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from audit.services import audit_record
+from notices import ocds
 from notices.models import Notice
 
 
@@ -18,4 +19,5 @@ def notice_create(*, lot, kind: str, title: str, body: str, actor, now: datetime
         **fields,
     )
     audit_record(action=f"notice.{kind}.published", actor=actor, obj=notice, lot_id=lot.pk, after={"title": title}, now=now)
+    ocds.release_notice(notice)  # the lot's OCDS release of this notice (docs/open-data.md)
     return notice

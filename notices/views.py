@@ -9,14 +9,17 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from django.utils.feedgenerator import Atom1Feed
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
+from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from notices import letters as letter_services
+from notices import ocds
 from notices.models import Letter, Notice, NoticeKind
 from trading.api import DomainError, store_unavailable, validated
 from trading.objectstore import ObjectMissing, StoreUnavailable, get_store
@@ -184,3 +187,75 @@ class LetterVerifyView(APIView):
         except RequestDataTooBig:
             raise DomainError("file_too_large", "文件过大", "The file is too large", status_code=413) from None
         return Response(letter_services.letter_check(code, content))
+
+
+# --- Open data: OCDS 1.1 release packages (docs/open-data.md) ---------------------------------------------------------
+
+
+class ReleaseCursor(CursorPagination):
+    """Pages in commit order (Release.seq): a release committed after a page was read has a higher seq, so following
+    `links.next` never skips nor repeats one."""
+
+    ordering = "seq"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def _updated_since(request):
+    raw = request.query_params.get("updated_since")
+    if raw is None:
+        return None
+    try:
+        moment = parse_datetime(raw.strip().replace(" ", "+"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise DomainError(
+            "invalid_updated_since",
+            "updated_since 须为带时区的 ISO 8601 时间，如 2026-11-23T01:30:00Z",
+            "updated_since must be an ISO 8601 time with an offset, e.g. 2026-11-23T01:30:00Z",
+            status_code=status.HTTP_400_BAD_REQUEST,
+        )
+    return moment
+
+
+_PACKAGE = {"type": "object", "description": "An OCDS 1.1 release package"}
+
+
+class OcdsReleasesView(APIView):
+    """Every lot's releases, oldest first, as OCDS release packages; `links.next` is the next page."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("updated_since", str, description="ISO 8601 with offset: releases recorded at or after it"),
+            OpenApiParameter("ocid", str, description="only this contracting process"),
+            OpenApiParameter("cursor", str, description="from links.next"),
+            OpenApiParameter("page_size", int, description="at most 500 (default 100)"),
+        ],
+        responses={200: _PACKAGE},
+    )
+    def get(self, request):
+        queryset = ocds.releases(updated_since=_updated_since(request), ocid=request.query_params.get("ocid"))
+        paginator = ReleaseCursor()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        links = {
+            name: link for name, link in (("next", paginator.get_next_link()), ("prev", paginator.get_previous_link())) if link
+        }
+        return Response(ocds.release_package(page, uri=request.build_absolute_uri(), links=links))
+
+
+class OcdsLotView(APIView):
+    """All releases of one lot (by id, or by ocid), oldest first, as one package. 404 before its first release."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: _PACKAGE})
+    def get(self, request, lot_id=None, ocid=None):
+        queryset = ocds.releases(ocid=ocid) if ocid else ocds.releases().filter(lot_id=lot_id)
+        page = list(queryset)
+        if not page:
+            raise DomainError("not_found", "没有该标段的公开数据", "No open data for this lot", status_code=404)
+        return Response(ocds.release_package(page, uri=request.build_absolute_uri()))

@@ -168,6 +168,11 @@ CELERY_BEAT_SCHEDULE = {
     "supervision-scan": {"task": "supervision.tasks.scan", "schedule": env_int("SUPERVISION_SCAN_SECONDS", 300, minimum=1)},
 }
 
+# OCDS open data (docs/open-data.md): each lot's ocid is this prefix, a hyphen and its transaction code.
+OCDS_PREFIX = env_str("OCDS_PREFIX", "ocds-xxxxxx")
+if not re.fullmatch(r"ocds-[a-z0-9]{6}", OCDS_PREFIX):
+    raise ImproperlyConfigured(f"OCDS_PREFIX={OCDS_PREFIX!r} must be an ocid prefix such as ocds-213czf")
+
 # Object store: MinIO/S3 when S3_ENDPOINT is set, else a directory on local disk.
 S3_ENDPOINT = env_str("S3_ENDPOINT", None)
 S3_ACCESS_KEY = env_str("S3_ACCESS_KEY", "")

@@ -37,6 +37,7 @@ from bidding import envelope, pdf
 from bidding.models import Bid, BidStatus, Opening, OpeningResponse, OpeningSignIn
 from bidding.services import rescue
 from bidding.services.bids import PURPOSE as BID_PURPOSE
+from notices.ocds import release_opening_record
 from realtime import rooms
 from realtime.selectors import opening_state, record_path
 from realtime.services import push_to_orgs
@@ -1110,6 +1111,7 @@ def opening_publish_record(*, lot: Lot, actor, now: datetime | None = None) -> O
                 after={"sha256": sha256, "object_key": key, "size": len(document), "rows": opening.record},
                 now=now,
             )
+            release_opening_record(opening_id=opening.pk)  # the lot's OCDS release (notices/ocds.py)
             push_to_orgs(_bidder_ids(opening), {"type": "opening_record", "lot": lot.pk, "sha256": sha256})
             published = {"published_at": _iso(now), "sha256": sha256, "path": record_path(lot.pk)}
             _publish(lot.pk, "record_published", published, now=now)
