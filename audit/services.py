@@ -109,6 +109,16 @@ def _locked_head() -> AuditHead:
     return head
 
 
+# Called with each new entry inside the recording transaction (trading.apps registers the regional outbox): what
+# a hook writes commits or rolls back with the audited change. A hook that raises fails the change.
+_hooks: list = []
+
+
+def on_record(hook) -> None:
+    if hook not in _hooks:
+        _hooks.append(hook)
+
+
 def audit_record(
     *,
     action: str,
@@ -167,6 +177,9 @@ def audit_record(
         event.hash = event_hash(event)
         event.save(force_insert=True)
         AuditHead.objects.filter(pk=HEAD_PK).update(last_seq=event.seq, last_hash=event.hash)
+        if blob is None:
+            for hook in _hooks:
+                hook(event)
     return event
 
 

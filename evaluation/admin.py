@@ -5,7 +5,7 @@ from evaluation.models import DrawRequest, EvaluationMethod, Venue
 
 @admin.register(Venue)
 class VenueAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "seats", "region_code", "networks", "active"]
+    list_display = ["name", "kind", "seats", "region_code", "centre_code", "networks", "active"]
     list_filter = ["kind", "active"]
 
 

@@ -27,6 +27,8 @@ class Venue(models.Model):
     # The venue's monitored networks (CIDR strings, e.g. "10.20.0.0/24"): a member signs in only from an address in
     # one of them (evaluation.session.member_sign_in). Empty: the venue is not checked (production venues need them).
     networks = models.JSONField("场地网络（CIDR）", default=list, blank=True)
+    # 远程异地评标: a venue of another trading centre, booked through the regional link (trading/regional). Empty: ours.
+    centre_code = models.CharField("所属交易中心代码", max_length=20, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "评标场地"
@@ -60,6 +62,8 @@ class DrawRequest(models.Model):
     excluded_employers = models.JSONField("回避单位（统一社会信用代码）", default=list, blank=True)
     excluded_experts = models.JSONField("回避专家（编号）", default=list, blank=True)
     exclusion_note = models.TextField("回避说明", blank=True)
+    # 远程异地评标: also draw experts of the regional pool (Expert.pool), called through the regional link.
+    regional_pool = models.BooleanField("使用区域专家库", default=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField("申请时间")
     fixed_at = models.DateTimeField("委员会组成时间", null=True, blank=True)

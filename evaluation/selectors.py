@@ -65,6 +65,7 @@ def avoided(request: DrawRequest, *, now: datetime, codes: list[str] | None = No
     6. 专家办法 / regional rule (RuleSet.expert_draw_limit, expert_draw_period_days): confirmed on that many
        committees within the period.
     7. The experts staff excluded by name.
+    8. 远程异地评标: the regional pool's experts, unless the request asks for them (DrawRequest.regional_pool).
     """
     rule_set = request.lot.project.rule_set
     # A list, not a subquery: `employer_credit_code = ANY(list)` is what lets PostgreSQL use the employer index.
@@ -94,6 +95,8 @@ def avoided(request: DrawRequest, *, now: datetime, codes: list[str] | None = No
     ]
     if request.excluded_experts:
         sets.append(Expert.objects.filter(pk__in=request.excluded_experts).values("pk"))
+    if not request.regional_pool:
+        sets.append(Expert.objects.filter(pool="regional").values("pk"))
     return sets
 
 

@@ -98,6 +98,7 @@ def draw_request_create(
     excluded_employers: list[str] | None = None,
     excluded_experts: list[int] | None = None,
     exclusion_note: str = "",
+    regional_pool: bool = False,
     now: datetime | None = None,
 ) -> DrawRequest:
     """lines: [{"specialty_code", "count"}]; venues: [{"venue": Venue, "seats"}]. Every check comes before any write."""
@@ -141,6 +142,7 @@ def draw_request_create(
                 excluded_employers=excluded_employers,
                 excluded_experts=excluded_experts,
                 exclusion_note=exclusion_note,
+                regional_pool=regional_pool,
                 created_by=actor,
                 created_at=now,
             )
@@ -167,6 +169,7 @@ def draw_request_create(
             "excluded_employers": excluded_employers,
             "excluded_experts": excluded_experts,
             "exclusion_note": exclusion_note,
+            "regional_pool": regional_pool,
         },
         now=now,
     )

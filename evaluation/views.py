@@ -57,6 +57,7 @@ class DrawRequestCreateSerializer(serializers.Serializer):
     excluded_employers = serializers.ListField(child=serializers.CharField(max_length=18), default=list)
     excluded_experts = serializers.ListField(child=serializers.IntegerField(), default=list)
     exclusion_note = serializers.CharField(allow_blank=True, default="")
+    regional_pool = serializers.BooleanField(default=False)
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -70,7 +71,7 @@ class OptionalReasonSerializer(serializers.Serializer):
 class VenueSerializer(serializers.ModelSerializer):
     class Meta:
         model = Venue
-        fields = ["id", "name", "kind", "seats", "region_code", "networks", "active"]
+        fields = ["id", "name", "kind", "seats", "region_code", "networks", "active", "centre_code"]
 
 
 class DrawRequestSerializer(serializers.ModelSerializer):
@@ -94,6 +95,7 @@ class DrawRequestSerializer(serializers.ModelSerializer):
             "excluded_employers",
             "excluded_experts",
             "exclusion_note",
+            "regional_pool",
             "created_at",
             "fixed_at",
             "draw",

@@ -94,14 +94,14 @@ class PerformanceInline(admin.TabularInline):
 
 @admin.register(Expert)
 class ExpertAdmin(admin.ModelAdmin):
-    list_display = ["name", "number", "title", "employer_name", "region_code", "status", "status_until"]
-    list_filter = ["status", "specialties", "region_code"]
+    list_display = ["name", "number", "pool", "title", "employer_name", "region_code", "status", "status_until"]
+    list_filter = ["status", "pool", "specialties", "region_code"]
     search_fields = ["name", "number", "employer_name", "employer_credit_code", "phone"]
     filter_horizontal = ["specialties"]
     readonly_fields = ["status", "status_reason", "status_until", "status_changed_at"]
     raw_id_fields = ["user"]
     fieldsets = [
-        (None, {"fields": ["number", "name", "user", "title", "practice_years", "region_code", "specialties"]}),
+        (None, {"fields": ["number", "name", "pool", "user", "title", "practice_years", "region_code", "specialties"]}),
         ("工作单位", {"fields": ["employer_name", "employer_credit_code"]}),
         ("联系方式", {"fields": ["phone", "email"]}),
         ("状态（通过接口或“恢复”操作变更）", {"fields": readonly_fields}),

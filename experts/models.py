@@ -85,6 +85,11 @@ class Expert(models.Model):
         "处理期限至", null=True, blank=True, help_text="含当日；空为无期限 / inclusive; empty = indefinite"
     )
     status_changed_at = models.DateTimeField("状态变更时间", null=True, blank=True)
+    # The regional (city / autonomous-region) pool's experts are drawn only by requests that ask for them and are
+    # called through the regional link (trading/regional); `number` is then their regional pool number.
+    pool = models.CharField(
+        "所属专家库", max_length=10, choices=[("local", "本级专家库"), ("regional", "区域专家库")], default="local"
+    )
 
     objects = ExpertQuerySet.as_manager()
 

@@ -41,6 +41,7 @@ class ExpertSerializer(serializers.ModelSerializer):
             "status_reason",
             "status_until",
             "status_changed_at",
+            "pool",
         ]
         read_only_fields = fields
 

@@ -3,7 +3,19 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from trading.models import CalendarDay, Lot, Objection, Organisation, Review, RuleSet, TenderDocument, TenderProject, User
+from trading.api import DomainError
+from trading.models import (
+    CalendarDay,
+    Lot,
+    Objection,
+    Organisation,
+    RegionalMessage,
+    Review,
+    RuleSet,
+    TenderDocument,
+    TenderProject,
+    User,
+)
 
 admin.site.site_header = "公共资源交易中心 管理后台"
 admin.site.site_title = "交易中心管理后台"
@@ -98,3 +110,33 @@ class ObjectionAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     exclude = ["raiser_sealed", "raiser_index"]
     readonly_fields = ["lot", "status", "raised_at", "answer_due", "raised_by", "answered_by", "answered_at"]
+
+
+@admin.register(RegionalMessage)
+class RegionalMessageAdmin(admin.ModelAdmin):
+    """The regional link's outbox: what went out, what waits and why (last_error). Rows are never edited here."""
+
+    list_display = ["lot", "seq", "table", "event", "status", "attempts", "next_attempt_at", "delivered_at", "last_error"]
+    list_filter = ["status", "table"]
+    search_fields = ["lot__transaction_code", "id"]
+    list_select_related = ["lot"]
+    readonly_fields = [f.name for f in RegionalMessage._meta.fields]
+    actions = ["resend"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="重新发送 / Send again")
+    def resend(self, request, queryset):
+        from trading.regional.outbox import resend
+
+        for message in queryset.order_by("lot_id", "seq"):
+            try:
+                resend(message=message, actor=request.user)
+            except DomainError as error:
+                self.message_user(request, f"{error.zh} / {error.en}", level="error")
+                return
+        self.message_user(request, f"{queryset.count()} 条推送已重新排队 / queued again")

@@ -397,3 +397,39 @@ class Objection(models.Model):
             ),
             models.CheckConstraint(condition=Q(stage__in=["documents", "results"]), name="objection_stage_valid"),
         ]
+
+
+class RegionalMessage(models.Model):
+    """The regional link's transactional outbox (docs/regional-exchange.md): one row per push, written in the same
+    transaction as the change it reports, delivered in `seq` order per lot, retried until the regional platform
+    acknowledges it. The id is the delivery id the receiver deduplicates on."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "待发送"
+        DELIVERED = "delivered", "已送达"
+
+    id = models.UUIDField("投递编号", primary_key=True, default=uuid.uuid4, editable=False)
+    lot = models.ForeignKey(Lot, verbose_name="标段", on_delete=models.PROTECT, related_name="regional_messages")
+    seq = models.PositiveIntegerField("标段内序号")
+    table = models.CharField("数据表", max_length=40)
+    event = models.CharField("触发事件", max_length=60)
+    body = models.TextField("报文（规范 JSON）")
+    signature = models.CharField("签名（Ed25519，base64）", max_length=100)
+    status = models.CharField("状态", max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField("发送次数", default=0)
+    next_attempt_at = models.DateTimeField("下次发送时间", db_index=True)
+    last_error = models.TextField("最近错误", blank=True)
+    created_at = models.DateTimeField("生成时间")
+    delivered_at = models.DateTimeField("送达时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "省级平台推送"
+        ordering = ["lot_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["lot", "seq"], name="regional_message_seq_unique"),
+            models.CheckConstraint(condition=Q(status__in=["pending", "delivered"]), name="regional_message_status_valid"),
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self):
+        return f"{self.lot_id}#{self.seq} {self.table}"

@@ -1,6 +1,16 @@
 from rest_framework import serializers
 
-from trading.models import Lot, Objection, Organisation, Review, RuleSet, TenderDocument, TenderProject, User
+from trading.models import (
+    Lot,
+    Objection,
+    Organisation,
+    RegionalMessage,
+    Review,
+    RuleSet,
+    TenderDocument,
+    TenderProject,
+    User,
+)
 
 
 class OrganisationSerializer(serializers.ModelSerializer):
@@ -199,3 +209,25 @@ class ObjectionCreateSerializer(serializers.Serializer):
 
 class AnswerSerializer(serializers.Serializer):
     answer = serializers.CharField()
+
+
+class RegionalMessageSerializer(serializers.ModelSerializer):
+    lot_code = serializers.CharField(source="lot.transaction_code", read_only=True)
+
+    class Meta:
+        model = RegionalMessage
+        fields = [
+            "id",
+            "lot",
+            "lot_code",
+            "seq",
+            "table",
+            "event",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "created_at",
+            "delivered_at",
+        ]
+        read_only_fields = fields

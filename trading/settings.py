@@ -166,8 +166,17 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "sweep-deadlines": {"task": "trading.tasks.sweep_deadlines", "schedule": env_int("SWEEP_SECONDS", 30, minimum=1)},
     "supervision-scan": {"task": "supervision.tasks.scan", "schedule": env_int("SUPERVISION_SCAN_SECONDS", 300, minimum=1)},
+    "deliver-regional": {"task": "trading.tasks.deliver_regional", "schedule": env_int("REGIONAL_SWEEP_SECONDS", 15, minimum=1)},
 }
 
+# The regional trading platform (docs/regional-exchange.md): pushes are always written to the outbox and sent
+# when REGIONAL_URL is set; CENTRE_CODE names this centre in them.
+REGIONAL_URL = env_str("REGIONAL_URL", "")
+if REGIONAL_URL and not re.match(r"https?://", REGIONAL_URL):
+    raise ImproperlyConfigured(f"REGIONAL_URL={REGIONAL_URL!r} must be an http:// or https:// URL")
+CENTRE_CODE = env_str("CENTRE_CODE", "450102")
+REGIONAL_TIMEOUT = env_int("REGIONAL_TIMEOUT", 10, minimum=1)
+REGIONAL_RETRY_MAX_SECONDS = env_int("REGIONAL_RETRY_MAX_SECONDS", 600, minimum=10)
 # OCDS open data (docs/open-data.md): each lot's ocid is this prefix, a hyphen and its transaction code.
 OCDS_PREFIX = env_str("OCDS_PREFIX", "ocds-xxxxxx")
 if not re.fullmatch(r"ocds-[a-z0-9]{6}", OCDS_PREFIX):

@@ -12,6 +12,7 @@ router.register("projects", views.ProjectViewSet, basename="project")
 router.register("reviews", views.ReviewViewSet, basename="review")
 router.register("lots", views.LotViewSet, basename="lot")
 router.register("objections", views.ObjectionViewSet, basename="objection")
+router.register("regional-messages", views.RegionalMessageViewSet, basename="regional-message")
 
 api = [
     path("auth/login/", views.LoginView.as_view(), name="login"),

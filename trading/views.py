@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from trading import services
 from trading.api import DomainError, validated
-from trading.models import LotStatus, Organisation, RuleSet
+from trading.models import LotStatus, Organisation, RegionalMessage, RuleSet
 from trading.selectors import lots_visible_to, objections_visible_to, projects_visible_to, reviews_visible_to
 from trading.serializers import (
     AnswerSerializer,
@@ -33,6 +33,7 @@ from trading.serializers import (
     ProjectSerializer,
     PublishSerializer,
     ReasonsSerializer,
+    RegionalMessageSerializer,
     ReviewSerializer,
     RuleSetSerializer,
     UserSerializer,
@@ -288,3 +289,22 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet):
         if user.role in ("staff", "supervisor"):
             return Organisation.objects.all()
         return Organisation.objects.filter(pk=user.organisation_id)
+
+
+class RegionalMessageViewSet(viewsets.ReadOnlyModelViewSet):
+    """The regional link's pushes (docs/regional-exchange.md): staff and supervisors follow them; staff send one again."""
+
+    serializer_class = RegionalMessageSerializer
+    filterset_fields = ["lot", "status", "table"]
+
+    def get_queryset(self):
+        if getattr(self.request.user, "role", None) not in ("staff", "supervisor"):
+            return RegionalMessage.objects.none()
+        return RegionalMessage.objects.select_related("lot").order_by("lot_id", "seq")
+
+    @extend_schema(request=None, responses=RegionalMessageSerializer)
+    @action(detail=True, methods=["post"])
+    def resend(self, request, pk=None):
+        from trading.regional.outbox import resend
+
+        return Response(RegionalMessageSerializer(resend(message=self.get_object(), actor=request.user)).data)

@@ -54,6 +54,7 @@ def _change_form(expert, tree, **over):
     data = {
         "number": expert.number,
         "name": expert.name,
+        "pool": "local",
         "user": "",
         "title": "",
         "practice_years": "3",
