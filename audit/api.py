@@ -73,15 +73,27 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 
 class AuditEventFilter(filters.FilterSet):
-    """Search: exact lot, action or actor; an action prefix (`lot.`); the object; a time range (ISO 8601 with offset)."""
+    """Search: exact lot, action or actor (id, or the username the page shows); an action prefix (`lot.`); the object;
+    a time range (ISO 8601 with offset)."""
 
     action_prefix = filters.CharFilter(field_name="action", lookup_expr="startswith")
+    actor_username = filters.CharFilter(field_name="actor__username")
     at_after = filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
     at_before = filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent
-        fields = ["lot_id", "action", "action_prefix", "actor", "object_type", "object_id", "at_after", "at_before"]
+        fields = [
+            "lot_id",
+            "action",
+            "action_prefix",
+            "actor",
+            "actor_username",
+            "object_type",
+            "object_id",
+            "at_after",
+            "at_before",
+        ]
 
 
 class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):

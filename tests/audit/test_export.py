@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from trading.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -134,6 +135,13 @@ def test_the_list_filters_apply(make_user, trail):
     assert seqs(at_after="2025-03-02T00:00:00+08:00") == [3]
     assert seqs(at_before="2025-03-02T00:00:00+08:00") == [1, 2]
     assert seqs(ordering="-seq") == [1, 2, 3]  # always in chain order
+    staff, _ = trail
+    assert seqs(actor_username=staff.username) == [1, 3]
+    assert seqs(actor_username=staff.username, action_prefix="lot.doc") == [3]
+    assert seqs(actor_username="nobody") == []
+    # A sealed entry names nobody, so its actor's name cannot find it before the deadline.
+    bidder = User.objects.get(role="bidder")
+    assert seqs(actor_username=bidder.username) == []
     # The list searches the same way.
     assert [r["seq"] for r in client.get("/api/audit/events/", {"action_prefix": "lot."}).json()["results"]] == [1, 3]
 
