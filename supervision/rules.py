@@ -86,49 +86,53 @@ def _bid_rows(bids: list[dict]) -> list[dict]:
     return [{"bid": str(b["id"]), "bidder": b["bidder_id"], "status": b["status"]} for b in bids]
 
 
-def same_upload_address(*, now: datetime) -> list[Finding]:
-    groups = _shared("uploaded_from", exclude=Q(uploaded_from__isnull=True))
+def _same_source(field_name: str, *, detail: str, exclude: Q, rule: str, level: str, key, zh: str, en: str) -> list[Finding]:
+    """Bids of two or more different bidders of one lot sharing `field_name` (an address, a device)."""
+    groups = _shared(field_name, exclude=exclude)
     orgs = _orgs(b["bidder_id"] for bids in groups.values() for b in bids)
     findings = []
-    for (lot_id, address), bids in groups.items():
+    for (lot_id, value), bids in groups.items():
         subject = _bidders_subject(bids, orgs)
-        names = "、".join(o["name"] for o in subject["bidders"])
+        count, names = len(subject["bidders"]), "、".join(o["name"] for o in subject["bidders"])
         findings.append(
             Finding(
-                rule=AlertRule.SAME_UPLOAD_ADDRESS,
-                level=legal.SAME_UPLOAD_ADDRESS_LEVEL,
+                rule=rule,
+                level=level,
                 lot_id=lot_id,
-                key=f"ip:{address}",
-                zh=f"{len(subject['bidders'])}个投标人（{names}）的投标文件从同一地址 {address} 上传（条例40第一项）",
-                en=f"{len(subject['bidders'])} bidders uploaded their bids from the same address {address} (Regulation art. 40(1))",
+                key=key(value),
+                zh=zh.format(count=count, names=names, value=value),
+                en=en.format(count=count, value=value),
                 subject=subject,
-                details={"address": address, "bids": _bid_rows(bids)},
+                details={detail: value, "bids": _bid_rows(bids)},
             )
         )
     return findings
+
+
+def same_upload_address(*, now: datetime) -> list[Finding]:
+    return _same_source(
+        "uploaded_from",
+        detail="address",
+        exclude=Q(uploaded_from__isnull=True),
+        rule=AlertRule.SAME_UPLOAD_ADDRESS,
+        level=legal.SAME_UPLOAD_ADDRESS_LEVEL,
+        key=lambda address: f"ip:{address}",
+        zh="{count}个投标人（{names}）的投标文件从同一地址 {value} 上传（条例40第一项）",
+        en="{count} bidders uploaded their bids from the same address {value} (Regulation art. 40(1))",
+    )
 
 
 def same_device_fingerprint(*, now: datetime) -> list[Finding]:
-    groups = _shared("client_fingerprint", exclude=Q(client_fingerprint=""))
-    orgs = _orgs(b["bidder_id"] for bids in groups.values() for b in bids)
-    findings = []
-    for (lot_id, fingerprint), bids in groups.items():
-        subject = _bidders_subject(bids, orgs)
-        names = "、".join(o["name"] for o in subject["bidders"])
-        findings.append(
-            Finding(
-                rule=AlertRule.SAME_DEVICE_FINGERPRINT,
-                level=legal.SAME_DEVICE_FINGERPRINT_LEVEL,
-                lot_id=lot_id,
-                key=f"fp:{_digest(fingerprint, 64)}",
-                zh=f"{len(subject['bidders'])}个投标人（{names}）的投标文件在同一设备上编制（客户端指纹相同，条例40第一项）",
-                en=f"{len(subject['bidders'])} bidders sealed their bids on the same device (same client fingerprint, "
-                "Regulation art. 40(1))",
-                subject=subject,
-                details={"fingerprint": fingerprint, "bids": _bid_rows(bids)},
-            )
-        )
-    return findings
+    return _same_source(
+        "client_fingerprint",
+        detail="fingerprint",
+        exclude=Q(client_fingerprint=""),
+        rule=AlertRule.SAME_DEVICE_FINGERPRINT,
+        level=legal.SAME_DEVICE_FINGERPRINT_LEVEL,
+        key=lambda fingerprint: f"fp:{_digest(fingerprint, 64)}",
+        zh="{count}个投标人（{names}）的投标文件在同一设备上编制（客户端指纹相同，条例40第一项）",
+        en="{count} bidders sealed their bids on the same device (same client fingerprint, Regulation art. 40(1))",
+    )
 
 
 # --- 条例40第四项: identical files ----------------------------------------------------------------------------------
