@@ -409,7 +409,12 @@ class RegionalMessage(models.Model):
         DELIVERED = "delivered", "已送达"
 
     id = models.UUIDField("投递编号", primary_key=True, default=uuid.uuid4, editable=False)
-    lot = models.ForeignKey(Lot, verbose_name="标段", on_delete=models.PROTECT, related_name="regional_messages")
+    # No database constraint: a row is written under the audit head's lock, and the constraint's check would then
+    # take a key-share lock on the lot, after the head; a service holding the lot FOR UPDATE and waiting for the head
+    # would deadlock with it (tests/trading/regional/test_outbox.py). Lots are never deleted (PROTECT).
+    lot = models.ForeignKey(
+        Lot, verbose_name="标段", on_delete=models.PROTECT, related_name="regional_messages", db_constraint=False
+    )
     seq = models.PositiveIntegerField("标段内序号")
     table = models.CharField("数据表", max_length=40)
     event = models.CharField("触发事件", max_length=60)

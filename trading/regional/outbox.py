@@ -2,7 +2,9 @@
 
 Writing: `on_audit_event` runs inside `audit_record`, so a push is stored in the same transaction as the lifecycle
 change it reports (a rolled-back change leaves no push); every published notice is audited too (notice_create).
-Each push gets the lot's next `seq` (the lot row is locked) and is signed with the centre's Ed25519 key.
+Each push gets the lot's next `seq` and is signed with the centre's Ed25519 key. No lock of its own: audit_record
+holds the AuditHead row lock until the transaction ends, so pushes are numbered one transaction at a time and in
+commit order. (Locking the lot here, after the head, would invert the services' lot-then-head order: deadlock.)
 
 Delivering: `deliver_lot` sends a lot's pending pushes strictly in `seq` order, one HTTP POST each, and stops at the
 first failure, which is retried with exponential backoff (`retry_delay`) for as long as it takes: nothing is dropped.
@@ -10,6 +12,7 @@ The receiver deduplicates on the delivery id, so a push whose answer was lost is
 Celery task is queued; if the broker is down the periodic `deliver_due` (beat) finds the pushes later anyway."""
 
 import base64
+import http.client
 import json
 import logging
 import urllib.error
@@ -35,10 +38,9 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def _enqueue(lot, table: str, event: str, data: dict, at: datetime) -> None:
-    from trading.models import Lot, RegionalMessage
+    """Only ever called under audit_record's AuditHead lock (see above): that lock makes seq gap-free."""
+    from trading.models import RegionalMessage
 
-    # The lock orders concurrent pushes of one lot: seq is gap-free and matches commit order.
-    Lot.objects.select_for_update().filter(pk=lot.pk).first()
     last = RegionalMessage.objects.filter(lot=lot).order_by("-seq").values_list("seq", flat=True).first() or 0
     delivery = uuid.uuid4()
     envelope = {
@@ -127,7 +129,9 @@ def _post(message) -> None:
             answer = json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         raise Rejected(f"HTTP {error.code}: {error.read()[:300].decode(errors='replace')}") from None
-    if answer.get("delivery_id") != str(message.id):
+    except http.client.HTTPException as error:  # a cut or garbled answer (IncompleteRead, BadStatusLine): not an OSError
+        raise Rejected(f"broken answer: {error!r}"[:300]) from None
+    if not isinstance(answer, dict) or answer.get("delivery_id") != str(message.id):
         raise Rejected(f"unexpected answer: {str(answer)[:300]}")
 
 
@@ -163,7 +167,7 @@ def deliver_lot(lot_id: int, *, now: datetime | None = None) -> int:
                 log.info("regional: lot %s seq %s not delivered: %s", lot_id, message.seq, message.last_error)
                 return sent
             message.status = RegionalMessage.Status.DELIVERED
-            message.delivered_at = timezone.now()
+            message.delivered_at = moment
             message.last_error = ""
             message.save(update_fields=["attempts", "status", "delivered_at", "last_error"])
             sent += 1
@@ -182,7 +186,13 @@ def deliver_due(*, now: datetime | None = None, batch: int = 200) -> int:
         .values_list("lot_id", flat=True)
         .distinct()[:batch]
     )
-    return sum(deliver_lot(lot_id, now=now) for lot_id in list(lots))
+    sent = 0
+    for lot_id in list(lots):
+        try:
+            sent += deliver_lot(lot_id, now=now)
+        except Exception:  # one lot's fault (say, a row that cannot be read) must not hold back the others
+            log.exception("regional: delivering lot %s failed", lot_id)
+    return sent
 
 
 @transaction.atomic
@@ -194,7 +204,8 @@ def resend(*, message, actor, now: datetime | None = None):
 
     require_role(actor, Role.STAFF)
     moment = now or timezone.now()
-    before = message.status
+    # Locked: waits for a delivery of this row under way, so `before` is the status it really had.
+    before = RegionalMessage.objects.select_for_update().values_list("status", flat=True).get(pk=message.pk)
     RegionalMessage.objects.filter(pk=message.pk).update(
         status=RegionalMessage.Status.PENDING, next_attempt_at=moment, delivered_at=None
     )
