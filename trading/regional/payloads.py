@@ -3,7 +3,8 @@ SPEC_VERSION). Each builder reads the database inside the transaction of the cha
 JSON: amounts as decimal strings in yuan, times in UTC ISO 8601, organisations by unified social credit code.
 
 Only what may be known at that point leaves the centre: the bidder list after the opening record is published
-(法36), the experts after the award (法44, 条例46 keep the committee secret until the result is fixed)."""
+(法36; before the deadline nobody may know who enrolled, 法22), the committee's names with the award letters (法37 keeps
+the list secret until the winner is decided). Sealed audit entries never reach the hook at all."""
 
 from datetime import UTC, datetime
 
@@ -33,7 +34,11 @@ ACTION_TABLES: dict[str, tuple[str, ...]] = {
     "opening.record_published": ("opening_record", "bidders"),
     "lot.publicity_started": ("lot", "report", "candidates"),
     "lot.letters_issued": ("result", "award", "experts"),
+    # 远程异地评标: the draw's invitations, a replacement invited, the committee fixed, the request cancelled.
     "draw.drawn": ("remote_seats",),
+    "member.invited": ("remote_seats",),
+    "committee.fixed": ("remote_seats",),
+    "draw_request.cancelled": ("remote_seats",),
 }
 
 
@@ -68,7 +73,7 @@ def project(lot) -> dict:
 def lot_row(lot) -> dict:
     return {
         "project_code": lot.project.code,
-        "seq": lot.seq,
+        "lot_no": lot.seq,  # the lot's number within its project (not the push's seq)
         "name": lot.name,
         "status": lot.status,
         "suspended_from": lot.suspended_from or None,
@@ -230,17 +235,11 @@ def award(lot) -> dict:
 
 
 def experts(lot) -> dict:
-    """The committee that evaluated, made public with the result."""
-    from evaluation.models import DrawnExpert, MemberStatus
+    """The committee that evaluated, made public with the result: the same members, in the same order, as the result
+    notice names (notices/letters.py)."""
+    from evaluation.selectors import committee_of
 
-    session = _session(lot)
-    if session is None:
-        return {"experts": []}
-    members = (
-        DrawnExpert.objects.filter(draw__request=session.request, status=MemberStatus.CONFIRMED)
-        .select_related("expert", "venue", "line")
-        .order_by("venue__kind", "seat")
-    )
+    members = committee_of(lot.pk).select_related("line").order_by("line__position", "position")
     return {
         "experts": [
             {
@@ -257,32 +256,59 @@ def experts(lot) -> dict:
     }
 
 
-def remote_seats(lot, event=None) -> dict | None:
-    """远程异地评标: the seats a draw takes in other centres' venues and the experts it calls from the regional pool,
-    so the regional platform can book the seats and notify those experts. Nothing to push when the draw is local.
-    Names stay out (the committee is secret until the result): experts go by their regional pool number."""
+def _draw_request_id(event) -> int | None:
+    """The draw request an event is about: a draw shares its request's key; a member row points at its draw."""
     from evaluation.models import DrawnExpert
 
     if event is None or not event.object_id:
         return None
-    drawn = DrawnExpert.objects.filter(draw_id=event.object_id).select_related("expert", "venue", "draw__request")
-    remote = [m for m in drawn if (m.venue and m.venue.centre_code) or m.expert.pool == "regional"]
-    if not remote:
+    if event.object_type == "evaluation.drawnexpert":
+        return DrawnExpert.objects.filter(pk=event.object_id).values_list("draw_id", flat=True).first()
+    if event.object_type in ("evaluation.draw", "evaluation.drawrequest"):
+        return int(event.object_id)
+    return None
+
+
+def remote_seats(lot, event=None) -> dict | None:
+    """远程异地评标: the seats a draw request books in other centres' venues and the experts it calls from the regional
+    pool, as they stand after the event, so the regional platform can hold the seats and call those experts. Nothing
+    to push when the request is local. Names stay out (the committee is secret until the award, 法37): experts go by
+    their regional pool number."""
+    from evaluation.models import DrawnExpert, DrawRequest, MemberStatus
+
+    request_id = _draw_request_id(event)
+    request = DrawRequest.objects.filter(pk=request_id, lot=lot).first() if request_id else None
+    if request is None:
         return None
-    request = remote[0].draw.request
+    booked = request.venues.select_related("venue").exclude(venue__centre_code="").order_by("pk")
+    called = (
+        DrawnExpert.objects.filter(draw_id=request.pk, expert__pool="regional")
+        .exclude(status__in=[MemberStatus.BACKUP, MemberStatus.SKIPPED])  # never called
+        .select_related("expert", "line", "venue")
+        .order_by("line__position", "position")
+    )
+    seats = [{"centre": b.venue.centre_code, "venue": b.venue.name, "seats": b.seats} for b in booked]
+    experts = [
+        {
+            "number": m.expert.number,
+            "specialty": m.line.specialty_code,
+            "status": m.status,
+            "respond_by": iso(m.respond_by),
+            "centre": (m.venue.centre_code or None) if m.venue else None,
+            "venue": m.venue.name if m.venue else None,
+            "seat": m.seat,
+        }
+        for m in called
+    ]
+    if not seats and not experts:
+        return None
     return {
+        "request": request.pk,
+        "status": request.status,
         "window_start": iso(request.window_start),
         "window_end": iso(request.window_end),
-        "seats": [
-            {"centre": m.venue.centre_code, "venue": m.venue.name, "seat": m.seat}
-            for m in remote
-            if m.venue and m.venue.centre_code
-        ],
-        "experts": [
-            {"number": m.expert.number, "status": m.status, "respond_by": iso(m.respond_by)}
-            for m in remote
-            if m.expert.pool == "regional"
-        ],
+        "seats": seats,
+        "experts": experts,
     }
 
 
