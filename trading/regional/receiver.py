@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 PATH = "/api/v1/deliveries"
 MAX_BODY = 10 * 1024 * 1024
 FIELDS = {"spec", "delivery_id", "centre", "lot", "seq", "table", "event", "occurred_at", "data"}
+TEXT_FIELDS = ("spec", "delivery_id", "centre", "lot", "table", "event", "occurred_at")
+SPEC_MAJOR = "1"  # a receiver of spec 1.x takes every 1.y push: minor versions only add fields
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
     delivery_id TEXT PRIMARY KEY,
@@ -118,6 +120,20 @@ def load_keys(pairs: list[str]) -> dict[str, Ed25519PublicKey]:
     return keys
 
 
+def well_formed(push, delivery_header: str | None) -> bool:
+    """The envelope of docs/regional-exchange.md: exactly its fields, with their types, and the delivery id of the
+    X-Regional-Delivery header."""
+    return (
+        isinstance(push, dict)
+        and set(push) == FIELDS
+        and all(isinstance(push[name], str) and push[name] for name in TEXT_FIELDS)
+        and type(push["seq"]) is int
+        and push["seq"] >= 1
+        and isinstance(push["data"], dict)
+        and push["delivery_id"] == delivery_header
+    )
+
+
 def make_handler(store: Store, keys: dict[str, Ed25519PublicKey]):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -145,17 +161,23 @@ def make_handler(store: Store, keys: dict[str, Ed25519PublicKey]):
         def do_POST(self):
             if urlsplit(self.path).path != PATH:
                 return self.answer(404, {"error": "not_found"})
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
             if not 0 < length <= MAX_BODY:
-                return self.answer(413 if length else 400, {"error": "bad_length"})
+                self.close_connection = True  # the body is left unread: the connection cannot carry another request
+                return self.answer(413 if length > MAX_BODY else 400, {"error": "bad_length"})
             body = self.rfile.read(length)
             try:
                 push = json.loads(body)
                 signature = base64.b64decode(self.headers.get("X-Regional-Signature", ""), validate=True)
             except ValueError:
                 return self.answer(400, {"error": "malformed"})
-            if not isinstance(push, dict) or set(push) != FIELDS or not isinstance(push.get("seq"), int):
+            if not well_formed(push, self.headers.get("X-Regional-Delivery")):
                 return self.answer(400, {"error": "malformed"})
+            if push["spec"].split(".")[0] != SPEC_MAJOR:
+                return self.answer(400, {"error": "unsupported_spec", "supported": f"{SPEC_MAJOR}.x"})
             key = keys.get(push["centre"])
             if key is None:
                 return self.answer(403, {"error": "unknown_centre"})
