@@ -119,4 +119,13 @@ describe("streaming SHA-256", () => {
     }
     expect(new Sha256().hex()).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   });
+
+  it("matches WebCrypto over many blocks fed in uneven pieces, from views at odd offsets", async () => {
+    const data = new Uint8Array((1 << 20) + 77);
+    for (let at = 0; at < data.length; at += 65536) crypto.getRandomValues(data.subarray(at, Math.min(data.length, at + 65536)));
+    const want = toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", data)));
+    const hash = new Sha256();
+    for (let at = 0, step = 1; at < data.length; at += step, step = (step * 7 + 13) % 200_003) hash.update(data.subarray(at, at + step));
+    expect(hash.hex()).toBe(want);
+  });
 });
