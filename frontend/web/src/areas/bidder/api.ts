@@ -107,22 +107,26 @@ export const bidderApi = {
   platformKey: () => api.get<{ kid: string; algorithm: string; public_key: string }>("platform-key/"),
 };
 
-
-/** PUT `data` to `url` (a presigned part URL, or the API's own part endpoint), reporting bytes sent. */
-export function putPart(url: string, data: Uint8Array, onProgress: (sent: number) => void, signal?: AbortSignal): Promise<void> {
+/** PUT `data` to `url` (a presigned part URL, or the API's own part endpoint), reporting bytes sent. Runs in the
+ * seal worker too, where there is no document.cookie: the page passes its CSRF token along. */
+export function putPart(url: string, data: Blob, onProgress: (sent: number) => void, signal?: AbortSignal, csrfToken: string | null = cookie("csrftoken")): Promise<void> {
+  const size = data.size;
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new DOMException("aborted", "AbortError"));
+      return;
+    }
     const xhr = new XMLHttpRequest();
     xhr.open("PUT", url);
     xhr.setRequestHeader("Content-Type", "application/octet-stream");
     if (url.startsWith("/")) {
-      const token = cookie("csrftoken");
-      if (token) xhr.setRequestHeader("X-CSRFToken", token);
+      if (csrfToken) xhr.setRequestHeader("X-CSRFToken", csrfToken);
       xhr.withCredentials = true;
     }
     xhr.upload.onprogress = (event) => onProgress(event.loaded);
     xhr.onload = () => {
       if (xhr.status >= 200 && xhr.status < 300) {
-        onProgress(data.length);
+        onProgress(size);
         resolve();
       } else {
         let body: { code?: string; detail?: string } | null = null;
@@ -139,7 +143,9 @@ export function putPart(url: string, data: Uint8Array, onProgress: (sent: number
     xhr.onerror = broken;
     xhr.ontimeout = broken;
     xhr.onabort = () => reject(new DOMException("aborted", "AbortError"));
-    signal?.addEventListener("abort", () => xhr.abort(), { once: true });
-    xhr.send(data as Uint8Array<ArrayBuffer>);
+    const abort = () => xhr.abort();
+    signal?.addEventListener("abort", abort, { once: true });
+    xhr.onloadend = () => signal?.removeEventListener("abort", abort);
+    xhr.send(data);
   });
 }

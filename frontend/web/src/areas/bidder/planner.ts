@@ -1,6 +1,6 @@
 // The browser's sealed upload, planned part by part. The platform wants the SHA-256 of the whole envelope before
 // the upload starts (POST /api/bids/), so the bid is sealed twice with the same data key and header: once to hash
-// it, once to upload it. Both passes hold one envelope chunk (1 MiB) at a time, plus the part being sent: the
+// it, once to upload it. Both passes hold two envelope chunks (1 MiB each) at a time, plus the parts being sent: the
 // envelope is deterministic once its header and data key are fixed (docs/sealed-bid-format.md, "Chunks"), so any
 // byte range of it can be rebuilt from the file alone, which is also how an interrupted upload resumes.
 import { DEFAULT_CHUNK_SIZE, readHeader, sealChunks, type Bytes, type BlobLike, type Fixed, type Header } from "@/sealed/envelope";
@@ -101,17 +101,32 @@ export async function sealChunk(file: BlobLike, { header, key }: Sealer, index: 
   return new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv, additionalData: header.digest }, key, plain));
 }
 
-/** Envelope bytes [start, end), rebuilt from the file: the header's bytes and the chunks that overlap. */
+/** Envelope bytes [start, end), rebuilt from the file, as pieces in order: the header's bytes and the parts of the
+ * chunks that overlap (views into each sealed chunk, so nothing part-sized is allocated here). */
+export async function sealPieces(file: BlobLike, sealer: Sealer, start: number, end: number): Promise<Bytes[]> {
+  const pieces: Bytes[] = [];
+  const raw = sealer.header.raw;
+  if (start < raw.length) pieces.push(raw.subarray(start, Math.min(end, raw.length)));
+  const indexes = chunksIn(sealer.header, start, end);
+  // One chunk ahead: WebCrypto encrypts off this thread, so the next chunk is read and sealed meanwhile.
+  let next = indexes.length ? sealChunk(file, sealer, indexes[0]) : null;
+  for (let i = 0; i < indexes.length; i++) {
+    const sealed = await next!;
+    next = i + 1 < indexes.length ? sealChunk(file, sealer, indexes[i + 1]) : null;
+    next?.catch(() => undefined); // awaited on the next turn; a failure there is thrown then
+    const span = chunkSpan(sealer.header, indexes[i]);
+    pieces.push(sealed.subarray(Math.max(start, span.start) - span.start, Math.min(end, span.end) - span.start));
+  }
+  return pieces;
+}
+
+/** Envelope bytes [start, end) in one array. */
 export async function sealRange(file: BlobLike, sealer: Sealer, start: number, end: number): Promise<Bytes> {
   const out = new Uint8Array(end - start);
-  const raw = sealer.header.raw;
-  if (start < raw.length) out.set(raw.subarray(start, Math.min(end, raw.length)), 0);
-  for (const index of chunksIn(sealer.header, start, end)) {
-    const span = chunkSpan(sealer.header, index);
-    const sealed = await sealChunk(file, sealer, index);
-    const from = Math.max(start, span.start);
-    const to = Math.min(end, span.end);
-    out.set(sealed.subarray(from - span.start, to - span.start), from - start);
+  let at = 0;
+  for (const piece of await sealPieces(file, sealer, start, end)) {
+    out.set(piece, at);
+    at += piece.length;
   }
   return out;
 }
@@ -120,10 +135,15 @@ export async function sealRange(file: BlobLike, sealer: Sealer, start: number, e
 export async function hashEnvelope(file: BlobLike, sealer: Sealer, progress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<string> {
   const hash = new Sha256().update(sealer.header.raw);
   const total = sealer.header.envelopeSize;
+  const count = sealer.header.chunkCount;
   let done = sealer.header.raw.length;
-  for (let index = 0; index < sealer.header.chunkCount; index++) {
+  // One chunk ahead, as in sealPieces: AES-GCM of chunk i+1 runs while chunk i is hashed here.
+  let next: Promise<Bytes> | null = sealChunk(file, sealer, 0);
+  for (let index = 0; index < count; index++) {
     if (signal?.aborted) throw new DOMException("aborted", "AbortError");
-    const sealed = await sealChunk(file, sealer, index);
+    const sealed = await next!;
+    next = index + 1 < count ? sealChunk(file, sealer, index + 1) : null;
+    next?.catch(() => undefined);
     hash.update(sealed);
     done += sealed.length;
     progress?.(done, total);

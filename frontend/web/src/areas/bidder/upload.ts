@@ -1,11 +1,19 @@
 // Sealing and uploading a bid from the browser, and resuming it (docs/formats.md, "Browser upload and resume").
 //   start: seal header + fresh data key → hash pass (SHA-256 of the envelope) → POST /api/bids/ → state saved
-//   run:   GET /api/bids/<id>/ (which parts the store holds) → for each missing part: seal that byte range from
-//          the file, PUT it to its presigned URL (the next part is sealed while one is sent) → POST complete → receipt
-// Memory: at most two parts (the one being sent and the next) and one chunk, whatever the file size.
-import { bidderApi, putPart, type Receipt } from "./api";
-import { hashEnvelope, planParts, remainingParts, restoreSealer, sealRange, startSeal, storedBytes, type PartRange, type Sealer } from "./planner";
+//   run:   GET /api/bids/<id>/ (which parts the store holds) → the missing parts sealed from the file in order and PUT
+//          to their presigned URLs, PART_WINDOW at a time (pipeline.ts) → POST complete → receipt
+// Hashing, sealing and the part PUTs run in a worker (sealWorker.ts, sealJobs.ts); this thread schedules them, keeps
+// the state and shows progress. Memory: at most PART_WINDOW + 1 parts and a few chunks, whatever the file size.
+import { bidderApi, type Receipt } from "./api";
+import { sendParts } from "./pipeline";
+import { planParts, remainingParts, restoreSealer, startSeal, storedBytes, type PartRange } from "./planner";
+import { SealClient } from "./sealClient";
 import { uploads, type UploadState } from "./state";
+
+/** Part PUTs in flight at once: enough to keep the link busy while a part is sealed or a PUT starts or ends. */
+export const PART_WINDOW = 3;
+/** Presigned part URLs asked at once (POST part-urls), as the parts come due. */
+const URL_BATCH = 100;
 
 export type Phase = "sealing" | "hashing" | "verifying" | "uploading" | "completing" | "done";
 
@@ -36,67 +44,101 @@ export async function startUpload(options: StartOptions): Promise<{ state: Uploa
     rescuePublicKeySpki: options.rescuePublicKeySpki,
   });
   const total = sealer.header.envelopeSize;
-  const sha256 = await hashEnvelope(file, sealer, (done) => onProgress({ phase: "hashing", done, total }), signal);
-  const bid = await bidderApi.startBid(lot.id, total, sha256);
-  const state: UploadState = {
-    bid: bid.id,
-    lot: lot.id,
-    lotCode: lot.transaction_code,
-    lotName: lot.name,
-    bidder,
-    fileName: file.name,
-    fileSize: file.size,
-    fileModified: file.lastModified,
-    headerRaw: sealer.header.raw,
-    key: sealer.key,
-    sha256,
-    envelopeSize: total,
-    partSize: bid.part_size,
-    partsDone: [],
-    startedAt: new Date().toISOString(),
-  };
-  await uploads.save(state);
-  const receipt = await runUpload(state, file, onProgress, signal, sealer);
-  return { state, receipt };
+  const worker = await SealClient.open(file, sealer.header.raw, sealer.key);
+  try {
+    const sha256 = await worker.hash((done) => onProgress({ phase: "hashing", done, total }), signal);
+    const bid = await bidderApi.startBid(lot.id, total, sha256);
+    const state: UploadState = {
+      bid: bid.id,
+      lot: lot.id,
+      lotCode: lot.transaction_code,
+      lotName: lot.name,
+      bidder,
+      fileName: file.name,
+      fileSize: file.size,
+      fileModified: file.lastModified,
+      headerRaw: sealer.header.raw,
+      key: sealer.key,
+      sha256,
+      envelopeSize: total,
+      partSize: bid.part_size,
+      partsDone: [],
+      startedAt: new Date().toISOString(),
+    };
+    await uploads.save(state);
+    const receipt = await runUpload(state, file, onProgress, signal, worker);
+    return { state, receipt };
+  } finally {
+    worker.close();
+  }
 }
 
 /** Sends the parts the store does not hold yet, then completes. Used by the first attempt and by every resume. */
-export async function runUpload(state: UploadState, file: File, onProgress: (progress: Progress) => void, signal?: AbortSignal, sealer?: Sealer): Promise<Receipt> {
-  sealer = sealer ?? (await restoreSealer(state.headerRaw, state.key));
+export async function runUpload(state: UploadState, file: File, onProgress: (progress: Progress) => void, signal?: AbortSignal, worker?: SealClient): Promise<Receipt> {
   const bid = await bidderApi.bid(state.bid);
   if (bid.status === "submitted" && bid.receipt) {
     await uploads.remove(state.bid);
     return bid.receipt;
   }
-  const plan = planParts(state.envelopeSize, state.partSize);
-  const stored = bid.uploaded_parts ?? [];
-  const todo = remainingParts(plan, stored);
-  let sent = storedBytes(plan, stored);
-  const total = state.envelopeSize;
-  onProgress({ phase: "uploading", done: sent, total });
-  for (let i = 0; i < todo.length; i += 100) {
-    const batch = todo.slice(i, i + 100);
-    const urls = new Map((await bidderApi.partUrls(state.bid, batch.map((p) => p.part))).map((u) => [u.part, u.url]));
-    let next: Promise<Uint8Array> | null = sealRange(file, sealer, batch[0].start, batch[0].end);
-    for (let j = 0; j < batch.length; j++) {
-      if (signal?.aborted) throw new DOMException("aborted", "AbortError");
-      const range: PartRange = batch[j];
-      const data: Uint8Array = await next!;
-      const after = batch[j + 1];
-      next = after ? sealRange(file, sealer, after.start, after.end) : null; // sealed while this part is sent
-      next?.catch(() => undefined);
-      const url = urls.get(range.part) ?? `/api/bids/${state.bid}/parts/${range.part}/`;
-      await putPart(url, data, (partSent) => onProgress({ phase: "uploading", done: sent + partSent, total }), signal);
-      sent += data.length;
-      state.partsDone = [...new Set([...state.partsDone, range.part])].sort((a, b) => a - b);
-      await uploads.save(state);
-    }
+  const own = worker ? null : await SealClient.open(file, state.headerRaw, state.key);
+  const sealer = (worker ?? own)!;
+  try {
+    const plan = planParts(state.envelopeSize, state.partSize);
+    const stored = bid.uploaded_parts ?? [];
+    const todo = remainingParts(plan, stored);
+    const total = state.envelopeSize;
+    // Progress in envelope bytes: stored parts, finished PUTs, and what the PUTs in flight have sent; never backwards.
+    let finished = storedBytes(plan, stored);
+    let shown = -1;
+    const inFlight = new Map<number, number>();
+    const report = () => {
+      let done = finished;
+      for (const n of inFlight.values()) done += n;
+      if (done > shown) onProgress({ phase: "uploading", done: (shown = done), total });
+    };
+    report();
+    const urls = new Map<number, Promise<Map<number, string | null>>>(); // batch index → part → URL
+    const urlFor = async (range: PartRange): Promise<string> => {
+      const batch = Math.floor(todo.indexOf(range) / URL_BATCH);
+      if (!urls.has(batch)) {
+        const parts = todo.slice(batch * URL_BATCH, (batch + 1) * URL_BATCH).map((p) => p.part);
+        urls.set(batch, bidderApi.partUrls(state.bid, parts).then((rows) => new Map(rows.map((u) => [u.part, u.url]))));
+      }
+      return (await urls.get(batch)!).get(range.part) ?? `/api/bids/${state.bid}/parts/${range.part}/`;
+    };
+    let saving: Promise<void> = Promise.resolve();
+    await sendParts({
+      parts: todo,
+      window: PART_WINDOW,
+      signal,
+      seal: (range, stop) => sealer.seal(range, stop),
+      put: async (range, data, stop) => {
+        const url = await urlFor(range);
+        inFlight.set(range.part, 0);
+        try {
+          await sealer.put(data, url, (partSent) => {
+            inFlight.set(range.part, partSent);
+            report();
+          }, stop);
+        } finally {
+          inFlight.delete(range.part);
+        }
+        finished += range.end - range.start;
+        report();
+      },
+      sent: (range) => {
+        state.partsDone = [...new Set([...state.partsDone, range.part])].sort((a, b) => a - b);
+        return (saving = saving.then(() => uploads.save(state))); // one write at a time, the latest list last
+      },
+    });
+    onProgress({ phase: "completing", done: total, total });
+    const receipt = await bidderApi.complete(state.bid);
+    await uploads.remove(state.bid);
+    onProgress({ phase: "done", done: total, total });
+    return receipt;
+  } finally {
+    own?.close();
   }
-  onProgress({ phase: "completing", done: total, total });
-  const receipt = await bidderApi.complete(state.bid);
-  await uploads.remove(state.bid);
-  onProgress({ phase: "done", done: total, total });
-  return receipt;
 }
 
 /** Resume with a re-selected file: the envelope is sealed again locally and its SHA-256 compared with the one
@@ -105,9 +147,14 @@ export async function resumeUpload(state: UploadState, file: File, onProgress: (
   const sealer = await restoreSealer(state.headerRaw, state.key);
   if (sealer.header.size !== file.size) throw new FileMismatch();
   const total = sealer.header.envelopeSize;
-  const sha256 = await hashEnvelope(file, sealer, (done) => onProgress({ phase: "verifying", done, total }), signal);
-  if (sha256 !== state.sha256) throw new FileMismatch();
-  return runUpload(state, file, onProgress, signal, sealer);
+  const worker = await SealClient.open(file, state.headerRaw, state.key);
+  try {
+    const sha256 = await worker.hash((done) => onProgress({ phase: "verifying", done, total }), signal);
+    if (sha256 !== state.sha256) throw new FileMismatch();
+    return await runUpload(state, file, onProgress, signal, worker);
+  } finally {
+    worker.close();
+  }
 }
 
 export class FileMismatch extends Error {
