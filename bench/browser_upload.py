@@ -5,10 +5,12 @@
 The question (docs/formats.md, "Browser upload and resume"): does the tab's memory stay bounded by a few parts
 whatever the file's size? Two files of random bytes on disk (--small, then --size) are each given to the upload page
 (frontend/web/src/areas/bidder/BidUpload.vue) with set_input_files, by path, and the page seals them in two
-streaming passes (hash, then seal + PUT each part to its presigned URL). Every --interval (250 ms) during each
-upload: the page's JS heap (CDP Performance.getMetrics: JSHeapUsedSize, JSHeapTotalSize) and the RSS (/proc VmRSS)
-of every Chromium process, the renderers found with SystemInfo.getProcessInfo. Each size runs in a fresh browser
-context (its own renderer). Reported per size: duration, throughput, peaks, and the ratios of peaks size / small.
+streaming passes in its seal worker (hash, then seal + PUT each part to its presigned URL). Every --interval (250 ms)
+during each upload: the page's JS heap (CDP Performance.getMetrics: JSHeapUsedSize, JSHeapTotalSize; the page's main
+thread only, not the worker's) and the RSS (/proc VmRSS) of every Chromium process, the renderers found with
+SystemInfo.getProcessInfo (the worker runs in the page's renderer, so its memory is in that RSS); and the longest
+stall of the page's main thread (how late a 100 ms timer ran). Each size runs in a fresh browser context (its own
+renderer). Reported per size: duration, throughput, main-thread stall, peaks, and the ratios of peaks size / small.
 
 Set-up as bench/bids.py (same helpers): moto's S3 server and daphne (DJANGO_DEBUG=1, Celery eager, WEB_UI_DIR as
 given, the built web UI) each in its own process, a fresh SQLite database seeded by bench/stage.py (two published
@@ -332,15 +334,15 @@ def report(results: list[dict], info: dict, command: str) -> tuple[str, dict]:
         f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; {info['os']}; Chromium {info['chromium']}.",
         f"Command: `{command}`",
         "",
-        "| file | parts | duration | throughput | JS heap used: idle → peak (total) | renderer RSS: idle → peak "
-        "| all Chromium processes RSS: idle → peak |",
-        "|---|---|---|---|---|---|---|",
+        "| file | parts | duration | throughput | longest main-thread stall | JS heap used: idle → peak (total) "
+        "| renderer RSS: idle → peak | all Chromium processes RSS: idle → peak |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         before = r["before"]
         lines.append(
             f"| {human(r['size'])} | {r['parts']} × {human(r['part_size'])} | {r['duration_s']:.1f} s | {r['throughput_mb_s']} MB/s "
-            f"| {mib(before['heap_used'])} → {mib(r['peak_heap_used'])} MiB ({mib(r['peak_heap_total'])}) "
+            f"| {r['main_thread_max_lag_s']:.2f} s | {mib(before['heap_used'])} → {mib(r['peak_heap_used'])} MiB ({mib(r['peak_heap_total'])}) "
             f"| {mib(before['renderer_rss'])} → {mib(r['peak_renderer_rss'])} MiB "
             f"| {mib(before['chromium_rss'])} → {mib(r['peak_chromium_rss'])} MiB |"
         )
@@ -349,7 +351,7 @@ def report(results: list[dict], info: dict, command: str) -> tuple[str, dict]:
         for key in ("peak_heap_used", "peak_heap_total", "peak_renderer_rss", "peak_chromium_rss")
     }
     lines.append(
-        f"| peak ratio {human(big['size'])} / {human(small['size'])} | | | | {ratios['peak_heap_used']:.2f} "
+        f"| peak ratio {human(big['size'])} / {human(small['size'])} | | | | | {ratios['peak_heap_used']:.2f} "
         f"({ratios['peak_heap_total']:.2f}) | {ratios['peak_renderer_rss']:.2f} | {ratios['peak_chromium_rss']:.2f} |"
     )
     lines.append("")
@@ -358,8 +360,8 @@ def report(results: list[dict], info: dict, command: str) -> tuple[str, dict]:
         lines.append(
             f"{human(r['size'])}: sealed {r['sealed_size']} B, stored {r['stored_size']} B; {r['heap_samples']} heap samples, "
             f"{r['rss_samples']} RSS samples (largest gap {r['rss_max_gap_s']} s); peak ArrayBuffer backing stores "
-            f"{mib(r['peak_backing_store'])} MiB; page's main thread unresponsive for at most {r['main_thread_max_lag_s']} s "
-            f"(slowest CDP answer {r['slowest_cdp_answer_s']} s); phases first seen: {phases}."
+            f"{mib(r['peak_backing_store'])} MiB (main thread); page's main thread unresponsive for at most "
+            f"{r['main_thread_max_lag_s']} s (slowest CDP answer {r['slowest_cdp_answer_s']} s); phases first seen: {phases}."
         )
     return "\n".join(lines), ratios
 
