@@ -95,7 +95,8 @@ def descendants(root: int) -> list[int]:
 class Sampler:
     """The page's JS heap (CDP Performance.getMetrics, from the driving thread, sample()) and, in a thread of its own
     every `interval` (so that a busy renderer does not delay it), the RSS of each renderer process (their ids from
-    SystemInfo.getProcessInfo) and of all of Chromium's processes together (the browser process and below)."""
+    SystemInfo.getProcessInfo), of the browser process, and of all of Chromium's processes together (the browser
+    process and below)."""
 
     def __init__(self, browser_cdp, page_cdp, interval: float):
         self.page_cdp, self.interval = page_cdp, interval
@@ -124,6 +125,7 @@ class Sampler:
             "renderer_rss": max(renderers.values(), default=0),
             "renderers": renderers,
             "chromium_rss": sum(rss_kib(pid) for pid in every) * 1024,
+            "browser_rss": rss_kib(self.browser_pid) * 1024,  # where the blob store keeps Blob bytes
             "processes": len(every),
         }
         self.rss.append(row)
@@ -313,6 +315,7 @@ def upload_one(ctx: dict, browser, lot: dict, path: Path, interval: float, timeo
             "main_thread_max_lag_s": round(lag_s, 2),
             "peak_renderer_rss": max(r["renderer_rss"] for r in rss),
             "peak_chromium_rss": max(r["chromium_rss"] for r in rss),
+            "peak_browser_rss": max(r["browser_rss"] for r in rss),
             "phase_starts_s": phases,
             "heap_samples": len(heap),
             "rss_samples": len(rss),
@@ -360,7 +363,8 @@ def report(results: list[dict], info: dict, command: str) -> tuple[str, dict]:
         lines.append(
             f"{human(r['size'])}: sealed {r['sealed_size']} B, stored {r['stored_size']} B; {r['heap_samples']} heap samples, "
             f"{r['rss_samples']} RSS samples (largest gap {r['rss_max_gap_s']} s); peak ArrayBuffer backing stores "
-            f"{mib(r['peak_backing_store'])} MiB (main thread); page's main thread unresponsive for at most "
+            f"{mib(r['peak_backing_store'])} MiB (main thread); browser process RSS {mib(r['before']['browser_rss'])} → "
+            f"{mib(r['peak_browser_rss'])} MiB; page's main thread unresponsive for at most "
             f"{r['main_thread_max_lag_s']} s (slowest CDP answer {r['slowest_cdp_answer_s']} s); phases first seen: {phases}."
         )
     return "\n".join(lines), ratios
