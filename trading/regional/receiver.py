@@ -1,5 +1,5 @@
 """A reference receiver for the regional link: what the regional platform must do with a push, small enough to read
-in one go and run as its own process (docs/regional-exchange.md "Receiving").
+in one go and run as its own process (docs/regional-exchange.md, "What the receiver must do").
 
     python -m trading.regional.receiver --listen 127.0.0.1:8790 --db var/regional.sqlite3 --key 450102=centre.pem
 
