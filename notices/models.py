@@ -85,7 +85,12 @@ class Release(models.Model):
     seen every release below it, which is what the cursor of /api/ocds/releases/ relies on."""
 
     seq = models.BigIntegerField("序号", unique=True)
-    lot = models.ForeignKey("trading.Lot", verbose_name="标段", on_delete=models.PROTECT, related_name="ocds_releases")
+    # No database constraint, as for the regional outbox (trading.models.RegionalMessage): a release is written
+    # after the audit head's lock, and the constraint's key-share lock on the lot would then be taken after the head,
+    # the reverse of the services' order (lot, then head). Lots are never deleted (PROTECT).
+    lot = models.ForeignKey(
+        "trading.Lot", verbose_name="标段", on_delete=models.PROTECT, related_name="ocds_releases", db_constraint=False
+    )
     ocid = models.CharField("OCID", max_length=64, db_index=True)
     release_id = models.CharField("发布标识", max_length=128, unique=True)
     date = models.DateTimeField("事件时间")

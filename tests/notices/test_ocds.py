@@ -8,22 +8,27 @@ import re
 import subprocess
 import sys
 import tarfile
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import time_machine
+from django.db import connection, connections, transaction
 from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from notices import letters
+from audit.services import _locked_head, audit_record
+from notices import letters, ocds
 from notices.models import Release
 from tests import factories
 from tests.bidding.opening_kit import client, decrypt, open_lot, sign_in
 from tests.evaluation import kit
 from tests.trading.publicity_kit import evaluation_done, ranking_of
+from tests.trading.regional.kit import wait_until
 from trading import services
+from trading.models import Lot
 
 # --- The official schemas ------------------------------------------------------------------------------------------
 # No PyPI package installs the OCDS schema files; the sdists of two Open Contracting Partnership packages carry
@@ -63,7 +68,19 @@ def _schema(name: str) -> dict:
     sdist = SCHEMA_CACHE / archive
     if not sdist.exists():
         fetched = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", "-d", str(SCHEMA_CACHE), requirement],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "-d",
+                str(SCHEMA_CACHE),
+                requirement,
+            ],
             capture_output=True,
             text=True,
             timeout=300,
@@ -190,7 +207,10 @@ def test_a_lot_through_its_life(parties, tmp_path, validator):
     result = package["releases"][-1]
     assert len(package["releases"]) == 4
     assert result["tag"] == ["awardUpdate", "tenderUpdate"] and result["tender"]["status"] == "complete"
-    assert [(w["id"][-11:], w["status"]) for w in result["awards"]] == [("candidate-1", "active"), ("candidate-2", "unsuccessful")]
+    assert [(w["id"][-11:], w["status"]) for w in result["awards"]] == [
+        ("candidate-1", "active"),
+        ("candidate-2", "unsuccessful"),
+    ]
     assert result["awards"][0]["value"] == {"amount": float(c.opening_summary["price"]), "currency": "CNY"}
     roles = {p["name"]: p["roles"] for p in result["parties"]}
     assert (roles[c.bidder.name], roles[a.bidder.name]) == (["tenderer", "supplier"], ["tenderer"])
@@ -222,9 +242,7 @@ def test_clarification_termination_and_failure(parties, validator):
     _, clarification, termination = package["releases"]
     lot.refresh_from_db()
     assert clarification["tag"] == ["tenderAmendment"]
-    assert clarification["tender"]["tenderPeriod"]["endDate"] == lot.bid_deadline.astimezone(UTC).strftime(
-        "%Y-%m-%dT%H:%M:%SZ"
-    )
+    assert clarification["tender"]["tenderPeriod"]["endDate"] == lot.bid_deadline.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert clarification["tender"]["amendments"][0]["description"] == "澄清公告"
     assert (termination["tag"], termination["tender"]["status"]) == (["tenderCancellation"], "cancelled")
 
@@ -332,3 +350,61 @@ def test_releases_are_public_and_read_only(parties):
     draft = factories.lot(parties, stage="filed")  # nothing published yet: no open data
     assert client(None).get(f"/api/ocds/lots/{draft.pk}/").status_code == 404
     assert client(None).get("/api/ocds/releases/", {"cursor": "garbage"}).status_code == 404
+
+
+pg_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent transactions: PostgreSQL only")
+
+
+@pg_only
+@pytest.mark.django_db(transaction=True)
+def test_writing_a_release_takes_no_lock_a_service_could_be_waiting_on():
+    """A service locks the lot, then audits; a release is written after its own transaction's audit entry (the head's
+    lock). Had the release's lot a database constraint, its check would take a key-share lock on the lot after the
+    head: the two transactions would deadlock."""
+    parties = factories.Parties.create()
+    lot = factories.lot(parties, stage="registered")
+    lot_locked, head_held, go_first, go_second = (threading.Event() for _ in range(4))
+    errors = []
+
+    def service():  # lot, then head
+        try:
+            with transaction.atomic():
+                Lot.objects.select_for_update().get(pk=lot.pk)
+                lot_locked.set()
+                go_first.wait(10)
+                audit_record(action="lot.suspended", obj=lot, lot_id=lot.pk)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    def publisher():  # head, then the release
+        try:
+            lot_locked.wait(10)
+            with transaction.atomic():
+                _locked_head()
+                head_held.set()
+                go_second.wait(10)
+                ocds._store(lot, event="test", date=datetime(2026, 12, 1, tzinfo=UTC), data={})
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=service), threading.Thread(target=publisher)]
+    for thread in threads:
+        thread.start()
+    assert head_held.wait(10)
+    go_first.set()
+    wait_until(lambda: _waiting_for_a_lock() == 1)  # the service waits for the head
+    go_second.set()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert list(Release.objects.filter(lot=lot).values_list("release_id", flat=True)) == [f"{ocds.ocid_of(lot)}-test"]
+
+
+def _waiting_for_a_lock() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+        return cursor.fetchone()[0]
