@@ -207,6 +207,10 @@ export const zhHans = {
     },
     kinds: { main: "主场", secondary: "副场" },
     needLot: "请选择标段、专业、场地和评标时间",
+    otherCentre: "外中心 {code}",
+    regionalPool: "区域专家库",
+    regionalPoolHint: "同时从区域专家库抽取（远程异地评标，经省级平台通知）",
+    regionalPoolTag: "含区域专家库",
   },
   calendar: {
     title: "开标与评标日历",
@@ -465,6 +469,10 @@ export const en: typeof zhHans = {
     },
     kinds: { main: "Main", secondary: "Secondary" },
     needLot: "Choose a lot, specialties, venues and the window",
+    otherCentre: "centre {code}",
+    regionalPool: "Regional pool",
+    regionalPoolHint: "Also draw from the regional expert pool (remote evaluation, notified through the regional platform)",
+    regionalPoolTag: "with regional pool",
   },
   calendar: {
     title: "Openings and evaluations",

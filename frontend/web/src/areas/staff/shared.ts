@@ -56,6 +56,8 @@ export interface Venue {
   kind: "main" | "secondary";
   seats: number;
   active: boolean;
+  /** 远程异地评标: another trading centre's venue (its code), booked through the regional link; "" for ours. */
+  centre_code: string;
 }
 
 export interface DrawRequest {
@@ -65,6 +67,7 @@ export interface DrawRequest {
   lines: { specialty_code: string; count: number }[];
   venues: { venue: number; name: string; kind: string; seats: number }[];
   backups_per_line: number;
+  regional_pool: boolean;
   window_start: string;
   window_end: string;
   created_at: string;
