@@ -84,6 +84,16 @@ def file_sha256(path: Path, block: int = 8 * 1024 * 1024) -> str:
     return digest.hexdigest()
 
 
+HEAD_BYTES = 64 * 1024
+
+
+def head_sha256(path: Path) -> str:
+    """What names a file for a resume: the SHA-256 of its first 64 KiB, which hold a sealed bid's header (a fresh
+    data key and nonces each time a file is sealed). The whole file's hash is checked by the platform anyway."""
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read(HEAD_BYTES)).hexdigest()
+
+
 def machine_fingerprint() -> str:
     """A stable, non-identifying fingerprint of this machine, recorded with each upload (collusion checks)."""
     source = ""
@@ -116,16 +126,18 @@ class Uploader:
         return body
 
     def upload(self, lot: int, path: Path, state_path: Path | None = None, *, stop_after_parts: int | None = None) -> dict:
-        """Uploads a sealed bid and returns the receipt. Resumes from `state_path` if it names an open upload.
-        `stop_after_parts` simulates a broken connection (for tests and demonstrations)."""
+        """Uploads a sealed bid and returns the receipt. Resumes from `state_path` if it names an open upload of the
+        same file. The file is read once: each part is hashed as it is read, while earlier parts are being sent,
+        and the SHA-256 is declared when completing. `stop_after_parts` simulates a broken connection (for tests
+        and demonstrations)."""
         path = Path(path)
         state_path = state_path or path.with_name(path.name + ".upload.json")
         size = path.stat().st_size
-        sha256 = file_sha256(path)
+        identity = {"size": size, "head_sha256": head_sha256(path)}
         bid = None
         if state_path.exists():
             state = json.loads(state_path.read_text())
-            if state.get("sha256") == sha256:
+            if {k: state.get(k) for k in identity} == identity:
                 status, body = self.call("GET", f"/api/bids/{state['bid']}/")
                 if status == 200 and body["status"] == "uploading":
                     bid = body
@@ -134,19 +146,22 @@ class Uploader:
                 *self.call(
                     "POST",
                     "/api/bids/",
-                    json_body={"lot": lot, "size": size, "sha256": sha256},
+                    json_body={"lot": lot, "size": size},
                     headers={"X-Client-Fingerprint": machine_fingerprint()},
                 ),
                 expected=201,
             )
             bid["uploaded_parts"] = []
-            state_path.write_text(json.dumps({"bid": bid["id"], "sha256": sha256}))
+            state_path.write_text(json.dumps({"bid": bid["id"], **identity}))
         done = {p["part"] for p in bid.get("uploaded_parts", [])}
         todo = [n for n in range(1, bid["parts"] + 1) if n not in done]
         if stop_after_parts is not None:
             todo = todo[:stop_after_parts]  # not one part more is started than the simulated break allows
+        wanted = set(todo)
         part_size = bid["part_size"]
         sent = 0
+        digest = hashlib.sha256()
+        urls: dict[int, str | None] = {}
 
         def one_more() -> None:
             nonlocal sent
@@ -162,27 +177,34 @@ class Uploader:
         with open(path, "rb") as f, ThreadPoolExecutor(self.concurrency, thread_name_prefix="bid-part") as pool:
             running: set[Future] = set()
             try:
-                for start in range(0, len(todo), 100):
-                    batch = todo[start : start + 100]
-                    urls = self._checked(*self.call("POST", f"/api/bids/{bid['id']}/part-urls/", json_body={"parts": batch}))
-                    for item in urls:
-                        f.seek((item["part"] - 1) * part_size)
-                        data = f.read(part_size)
-                        if item["url"]:
-                            while len(running) >= self.concurrency:
-                                ended, running = wait(running, return_when=FIRST_COMPLETED)
-                                finished(ended)
-                            running.add(pool.submit(self.put, item["url"], data))
-                        else:
-                            self._checked(*self.call("PUT", f"/api/bids/{bid['id']}/parts/{item['part']}/", data=data))
-                            one_more()
+                for number in range(1, bid["parts"] + 1):
+                    if stop_after_parts is not None and (not todo or number > todo[-1]):
+                        break  # the simulated break: nothing more is read
+                    data = f.read(part_size)
+                    digest.update(data)  # parts already stored are read for the hash only
+                    if number not in wanted:
+                        continue
+                    if number not in urls:  # presigned URLs a hundred at a time
+                        batch = [n for n in todo if n >= number][:100]
+                        answer = self.call("POST", f"/api/bids/{bid['id']}/part-urls/", json_body={"parts": batch})
+                        urls.update((item["part"], item["url"]) for item in self._checked(*answer))
+                    url = urls.pop(number)
+                    if url:
+                        while len(running) >= self.concurrency:
+                            ended, running = wait(running, return_when=FIRST_COMPLETED)
+                            finished(ended)
+                        running.add(pool.submit(self.put, url, data))
+                    else:
+                        self._checked(*self.call("PUT", f"/api/bids/{bid['id']}/parts/{number}/", data=data))
+                        one_more()
                 finished(wait(running).done)
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
         if stop_after_parts is not None and sent >= stop_after_parts:
             raise ConnectionError(f"stopped after {sent} parts (simulated)")
-        receipt = self._checked(*self.call("POST", f"/api/bids/{bid['id']}/complete/"))
+        answer = self.call("POST", f"/api/bids/{bid['id']}/complete/", json_body={"sha256": digest.hexdigest()})
+        receipt = self._checked(*answer)
         path.with_name(path.name + ".receipt.json").write_text(json.dumps(receipt, ensure_ascii=False, indent=2))
         state_path.unlink(missing_ok=True)
         return receipt

@@ -84,7 +84,7 @@ class Bid(models.Model):
     object_key = models.CharField(max_length=200, unique=True)
     upload_id = models.CharField(max_length=200, blank=True)
     size = models.BigIntegerField("密文大小（字节）")
-    sha256 = models.CharField("密文 SHA-256（声明）", max_length=64)
+    sha256 = models.CharField("密文 SHA-256（声明）", max_length=64, blank=True)  # blank until declared (at the start or at completion)
     part_size = models.PositiveIntegerField()
     header_sha256 = models.CharField("信封头 SHA-256", max_length=64, blank=True)
     status_reason = models.TextField("说明", blank=True)

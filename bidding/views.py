@@ -149,7 +149,12 @@ def _b64(text: str) -> bytes:
 class BidStartSerializer(serializers.Serializer):
     lot = serializers.IntegerField()
     size = serializers.IntegerField(min_value=1)
-    sha256 = serializers.CharField(max_length=64, min_length=64)
+    # Declared here, or at completion (BidCompleteSerializer) by a client that hashes while it sends.
+    sha256 = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+
+class BidCompleteSerializer(serializers.Serializer):
+    sha256 = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
 
 class PartsSerializer(serializers.Serializer):
@@ -210,9 +215,10 @@ class BidPartUploadView(APIView):
 
 
 class BidCompleteView(APIView):
-    @extend_schema(request=None, responses={200: dict})
+    @extend_schema(request=BidCompleteSerializer, responses={200: dict})
     def post(self, request, pk):
-        return Response(bids.bid_complete(bid=_bid(request, pk), actor=request.user))
+        sha256 = validated(BidCompleteSerializer, request)["sha256"]
+        return Response(bids.bid_complete(bid=_bid(request, pk), actor=request.user, sha256=sha256))
 
 
 class BidWithdrawView(APIView):

@@ -121,8 +121,9 @@ def _open_lot(lot_id: int, now: datetime, *, lock: bool = False) -> Lot:
 
 
 @transaction.atomic
-def bid_start(*, lot: Lot, actor, size: int, sha256: str, fingerprint: str = "", now: datetime | None = None) -> Bid:
-    """Opens a direct multipart upload for a sealed bid of `size` bytes whose SHA-256 the bidder declares."""
+def bid_start(*, lot: Lot, actor, size: int, sha256: str = "", fingerprint: str = "", now: datetime | None = None) -> Bid:
+    """Opens a direct multipart upload for a sealed bid of `size` bytes. The bidder declares its SHA-256 here or,
+    having hashed the file while sending it (one read of the file instead of two), when completing."""
     now = now or timezone.now()
     require_role(actor, Role.BIDDER)
     require_org(actor)
@@ -139,8 +140,8 @@ def bid_start(*, lot: Lot, actor, size: int, sha256: str, fingerprint: str = "",
         raise DomainError(
             "invalid_size", "投标文件大小无效", f"The size must be 1..{settings.BID_MAX_SIZE} bytes", status_code=400
         )
-    if not SHA256_HEX.match(sha256):
-        raise DomainError("invalid_sha256", "SHA-256 格式无效", "The SHA-256 must be 64 lower-case hex digits", status_code=400)
+    if sha256:
+        _check_sha256(sha256)
     index = bid_index(lot.pk, actor.organisation_id)
     if Bid.objects.filter(blind_index=index, status=BidStatus.UPLOADING).exists():
         raise DomainError(
@@ -190,6 +191,34 @@ def bid_start(*, lot: Lot, actor, size: int, sha256: str, fingerprint: str = "",
         now=now,
     )
     return bid
+
+
+def _check_sha256(sha256: str) -> None:
+    if not SHA256_HEX.match(sha256):
+        raise DomainError("invalid_sha256", "SHA-256 格式无效", "The SHA-256 must be 64 lower-case hex digits", status_code=400)
+
+
+def _declared(bid: Bid, sha256: str) -> str:
+    """The SHA-256 the bidder declared, at the start or now; refused (nothing changes) if missing or declared twice
+    differently."""
+    if sha256:
+        _check_sha256(sha256)
+        if bid.sha256 and sha256 != bid.sha256:
+            raise DomainError(
+                "sha256_differs",
+                "与开始上传时声明的 SHA-256 不一致",
+                "The SHA-256 differs from the one declared when the upload started",
+                status_code=400,
+            )
+        return sha256
+    if not bid.sha256:
+        raise DomainError(
+            "sha256_required",
+            "请声明投标文件（密文）的 SHA-256",
+            "Declare the SHA-256 of the sealed bid",
+            status_code=400,
+        )
+    return bid.sha256
 
 
 def part_count(bid: Bid) -> int:
@@ -285,8 +314,9 @@ def _assemble(bid: Bid) -> None:
     store.multipart_complete(bid.object_key, bid.upload_id, [(p.part_number, p.etag) for p in parts])
 
 
-def _verify(bid: Bid) -> envelope.Header:
-    """Reads the assembled object back: size, SHA-256 and the envelope header are checked, not trusted."""
+def _verify(bid: Bid, sha256: str) -> envelope.Header:
+    """Reads the assembled object back: size, SHA-256 (`sha256`, the declared one) and the envelope header are
+    checked, not trusted."""
     store = get_store()
     digest = hashlib.sha256()
     head = bytearray()
@@ -304,7 +334,7 @@ def _verify(bid: Bid) -> envelope.Header:
         pieces.close()
     if total != bid.size:
         raise _reject(bid, "size_mismatch", "投标文件大小与声明不符", f"Stored {total} bytes, declared {bid.size}")
-    if digest.hexdigest() != bid.sha256:
+    if digest.hexdigest() != sha256:
         raise _reject(
             bid, "hash_mismatch", "投标文件 SHA-256 与声明不符", "The SHA-256 of the stored bytes differs from the declared one"
         )
@@ -333,16 +363,18 @@ def _verify(bid: Bid) -> envelope.Header:
     return header
 
 
-def bid_complete(*, bid: Bid, actor, now: datetime | None = None) -> dict:
+def bid_complete(*, bid: Bid, actor, sha256: str = "", now: datetime | None = None) -> dict:
     """Assembles and verifies the upload, then decides on the server's clock, under the lot's row lock,
-    whether it came before the deadline (法28). Returns the signed receipt (电子办法: 回执).
-    `now` is for the demo loader and tests only; the API never passes it."""
+    whether it came before the deadline (法28). Returns the signed receipt (电子办法: 回执). `sha256`: the declared
+    SHA-256, if the bidder did not declare it at the start. `now` is for the demo loader and tests only; the API
+    never passes it."""
     start = now or timezone.now()
     payload = _uploading(bid, actor, start)
+    sha256 = _declared(bid, sha256)
     lot = Lot.objects.get(pk=payload["lot"])
     try:
         _assemble(bid)
-        header = _verify(bid)
+        header = _verify(bid, sha256)
     except StoreUnavailable:
         raise store_unavailable() from None
     org = Organisation.objects.get(pk=payload["org"])
@@ -370,13 +402,14 @@ def bid_complete(*, bid: Bid, actor, now: datetime | None = None) -> dict:
                     "bidder": org.credit_code,
                     "received_at": now.astimezone(UTC).isoformat(),
                     "size": bid.size,
-                    "sha256": bid.sha256,
+                    "sha256": sha256,
                     "header_sha256": header.digest.hex(),
                 },
                 receipts.platform_private_key(),
             )
             updated = Bid.objects.filter(pk=bid.pk, status=BidStatus.UPLOADING).update(
                 status=BidStatus.SUBMITTED,
+                sha256=sha256,
                 header_sha256=header.digest.hex(),
                 upload_id="",
                 sealed=seal(PURPOSE, "", {**payload, "submitted_at": now.isoformat(), "receipt": receipt}),
@@ -389,7 +422,7 @@ def bid_complete(*, bid: Bid, actor, now: datetime | None = None) -> dict:
                 lot_id=lot.pk,
                 object_type="bidding.bid",
                 object_id=str(bid.pk),
-                after={"size": bid.size, "sha256": bid.sha256, "replaced": len(replaced)},
+                after={"size": bid.size, "sha256": sha256, "replaced": len(replaced)},
                 sealed=True,
                 now=now,
             )

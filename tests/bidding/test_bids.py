@@ -140,6 +140,77 @@ def test_anything_not_sealed_for_this_lot_is_refused_and_removed(parties, lot, k
 
 
 @pytest.mark.django_db
+def test_the_sha256_may_be_declared_when_completing(parties, lot, kits, tmp_path):
+    """A client that hashes while it sends declares the SHA-256 at completion: missing, malformed or declared twice
+    differently, completion is refused and nothing changes; the declared one is checked against the store."""
+    kit = kits[0]
+    with time_machine.travel(DURING, tick=False):
+        from bidding import services as bidding
+
+        bidding.enrolment_create(lot=lot, actor=kit.user, contact_name="甲", contact_phone="1")
+        path = factories.seal_bid(kit, lot, tmp_path / "bid.sealed", factories.bid_package("1.00"))
+        transport = factories.api_transport(client(kit.user))
+        status, bid = transport("POST", "/api/bids/", json_body={"lot": lot.pk, "size": path.stat().st_size})
+        assert (status, bid["sha256"]) == (201, "")
+        _put(bid["urls"][0]["url"], path.read_bytes())
+        before = (list(Bid.objects.values()), objects())
+        complete = f"/api/bids/{bid['id']}/complete/"
+        for body, code in [
+            ({}, "sha256_required"),
+            ({"sha256": ""}, "sha256_required"),
+            ({"sha256": "ab" * 31 + "g0"}, "invalid_sha256"),
+        ]:
+            status, answer = transport("POST", complete, json_body=body)
+            assert (status, answer["code"]) == (400, code), body
+            assert (list(Bid.objects.values()), objects()) == before
+        status, receipt = transport("POST", complete, json_body={"sha256": file_sha256(path)})
+    assert status == 200
+    assert receipt["sha256"] == file_sha256(path)
+    stored = Bid.objects.get()
+    assert (stored.status, stored.sha256) == ("submitted", file_sha256(path))
+
+
+@pytest.mark.django_db
+def test_a_sha256_declared_twice_must_not_differ(parties, lot, kits, tmp_path):
+    kit = kits[0]
+    with time_machine.travel(DURING, tick=False):
+        from bidding import services as bidding
+
+        bidding.enrolment_create(lot=lot, actor=kit.user, contact_name="甲", contact_phone="1")
+        path = factories.seal_bid(kit, lot, tmp_path / "bid.sealed", factories.bid_package("1.00"))
+        transport = factories.api_transport(client(kit.user))
+        declared = file_sha256(path)
+        status, bid = transport("POST", "/api/bids/", json_body={"lot": lot.pk, "size": path.stat().st_size, "sha256": declared})
+        _put(bid["urls"][0]["url"], path.read_bytes())
+        before = list(Bid.objects.values())
+        status, answer = transport("POST", f"/api/bids/{bid['id']}/complete/", json_body={"sha256": "0" * 64})
+        assert (status, answer["code"]) == (400, "sha256_differs")
+        assert list(Bid.objects.values()) == before
+        status, receipt = transport("POST", f"/api/bids/{bid['id']}/complete/", json_body={"sha256": declared})
+    assert (status, receipt["sha256"]) == (200, declared)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("declared_at", ["start", "completion"])
+def test_a_wrong_sha256_is_refused_from_the_store_whenever_declared(parties, lot, kits, tmp_path, declared_at):
+    kit = kits[0]
+    with time_machine.travel(DURING, tick=False):
+        from bidding import services as bidding
+
+        bidding.enrolment_create(lot=lot, actor=kit.user, contact_name="甲", contact_phone="1")
+        path = factories.seal_bid(kit, lot, tmp_path / "bid.sealed", factories.bid_package("1.00"))
+        transport = factories.api_transport(client(kit.user))
+        wrong = {"sha256": "0" * 64}
+        start = {"lot": lot.pk, "size": path.stat().st_size, **(wrong if declared_at == "start" else {})}
+        status, bid = transport("POST", "/api/bids/", json_body=start)
+        _put(bid["urls"][0]["url"], path.read_bytes())
+        status, answer = transport("POST", f"/api/bids/{bid['id']}/complete/", json_body={} if declared_at == "start" else wrong)
+    assert (status, answer["code"]) == (422, "hash_mismatch")
+    assert list(Bid.objects.values_list("status", flat=True)) == ["rejected"]
+    assert objects() == []
+
+
+@pytest.mark.django_db
 def test_the_deadline_is_decided_on_the_servers_clock(parties, lot, kits, tmp_path):
     """09:59:59.999 is in; 10:00:00.000 is out; a completion that starts before the deadline but whose
     verification ends after it is decided inside the transaction, and is out too."""
@@ -240,7 +311,7 @@ def test_store_down_mid_upload_is_a_clear_503_and_leaves_no_half_bid(parties, lo
         bid = Bid.objects.get()
         upload_id = bid.upload_id
         with override_settings(S3_ENDPOINT="127.0.0.1:1"):
-            response = client(kit.user).post(f"/api/bids/{bid.pk}/complete/")
+            response = client(kit.user).post(f"/api/bids/{bid.pk}/complete/", {"sha256": file_sha256(sealed)}, format="json")
             assert (response.status_code, response.json()["code"]) == (503, "store_unavailable")
             response = client(kit.user).get(f"/api/bids/{bid.pk}/")
             assert (response.status_code, response.json()["code"]) == (503, "store_unavailable")
