@@ -16,7 +16,12 @@ from trading.models import (
 class OrganisationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Organisation
-        fields = ["id", "name", "credit_code", "kind", "region_code"]
+        fields = ["id", "name", "credit_code", "kind", "region_code", "contact_name", "contact_phone"]
+
+
+class ContactSerializer(serializers.Serializer):
+    contact_name = serializers.CharField(max_length=50)
+    contact_phone = serializers.CharField(max_length=30)
 
 
 class UserSerializer(serializers.ModelSerializer):

@@ -4,6 +4,7 @@ Every transition guards its source state with a conditional update, writes one a
 same transaction, and leaves side effects (pushes, tasks) to after commit.
 """
 
+import re
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -158,6 +159,38 @@ def project_create(
     )
     audit_record(action="project.created", actor=actor, obj=project, after={"code": code, "name": name}, now=_now(now))
     return project
+
+
+# A contact's phone: digits, with the usual separators and an optional + (a mobile, or a landline with area code).
+CONTACT_PHONE = re.compile(r"\+?[0-9][0-9 ()-]{5,28}")
+
+
+@transaction.atomic
+def organisation_update_contact(*, organisation: Organisation, actor, contact_name: str, contact_phone: str, now=None):
+    """An organisation's own users keep its contact person and phone (单位信息). Its name, credit code and kind are
+    the centre's to register: they are never changed here."""
+    require_org(actor)
+    if actor.organisation_id != organisation.pk:
+        raise forbidden(
+            "只能维护本单位的信息", "Only your own organisation's details can be changed", code="not_your_organisation"
+        )
+    contact_name, contact_phone = contact_name.strip(), contact_phone.strip()
+    if not contact_name or len(contact_name) > 50:
+        raise DomainError(
+            "invalid_contact_name", "请填写联系人（50字以内）", "Give a contact person (50 characters at most)", status_code=400
+        )
+    if not CONTACT_PHONE.fullmatch(contact_phone):
+        raise DomainError(
+            "invalid_contact_phone", "联系电话格式不正确", "The contact phone is not a phone number", status_code=400
+        )
+    locked = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    before = {"contact_name": locked.contact_name, "contact_phone": locked.contact_phone}
+    after = {"contact_name": contact_name, "contact_phone": contact_phone}
+    if before != after:
+        Organisation.objects.filter(pk=locked.pk).update(**after)
+        audit_record(action="organisation.contact_updated", actor=actor, obj=locked, before=before, after=after, now=now)
+    locked.refresh_from_db()
+    return locked
 
 
 def _next_transaction_code(tenderee_id: int, now: datetime) -> str:

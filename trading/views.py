@@ -19,6 +19,7 @@ from trading.selectors import lots_visible_to, objections_visible_to, projects_v
 from trading.serializers import (
     AnswerSerializer,
     ClarificationSerializer,
+    ContactSerializer,
     DocumentSerializer,
     DocumentUploadSerializer,
     FilingSerializer,
@@ -289,6 +290,14 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet):
         if user.role in ("staff", "supervisor"):
             return Organisation.objects.all()
         return Organisation.objects.filter(pk=user.organisation_id)
+
+    @extend_schema(request=ContactSerializer, responses=OrganisationSerializer)
+    @action(detail=True, methods=["post"])
+    def contact(self, request, pk=None):
+        organisation = services.organisation_update_contact(
+            organisation=self.get_object(), actor=request.user, **validated(ContactSerializer, request)
+        )
+        return Response(OrganisationSerializer(organisation).data)
 
 
 class RegionalMessageViewSet(viewsets.ReadOnlyModelViewSet):

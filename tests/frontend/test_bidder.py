@@ -136,14 +136,31 @@ def test_bidder_key_enrolment_sealed_upload_resume_and_receipt(bidder_setup, pag
     assert "有效" in row.inner_text() and "本浏览器可用" in row.inner_text()
     screenshot(page, "01-keys")
 
+    # 单位信息: the organisation as registered, and the contact it keeps itself, which fills the enrolment form.
+    page.click("[data-test=nav-bidder-profile]")
+    page.wait_for_url("**/bidder/profile")
+    assert page.locator("[data-test=profile-credit-code]").inner_text() == bidder_setup["credit_code"]
+    page.fill("input[data-test=profile-contact-name]", "张三")
+    page.fill("input[data-test=profile-contact-phone]", "12")
+    page.click("[data-test=profile-save]")
+    page.locator("[data-test=profile-error]", has_text="联系电话格式不正确").wait_for()
+    page.fill("input[data-test=profile-contact-phone]", "13800000000")
+    page.click("[data-test=profile-save]")
+    page.locator(".el-message--success", has_text="已保存联系人信息").wait_for()
+    assert page.locator("[data-test=profile-error]").count() == 0
+    screenshot(page, "01b-profile")
+
     # 报名 and 招标文件.
     page.click("[data-test=nav-bidder-lots]")
     page.wait_for_url("**/bidder/lots")
     page.locator(f"[data-test=enrol-state-{lot}]", has_text="未报名").wait_for()
     screenshot(page, "02-lots")
     page.click(f"[data-test=enrol-{lot}]")
-    page.fill("input[data-test=contact-name]", "张三")
-    page.fill("input[data-test=contact-phone]", "13800000000")
+    page.locator("input[data-test=contact-name]").wait_for()
+    assert (page.input_value("input[data-test=contact-name]"), page.input_value("input[data-test=contact-phone]")) == (
+        "张三",
+        "13800000000",
+    )
     page.click("[data-test=enrol-submit]")
     page.locator(f"[data-test=enrol-state-{lot}]", has_text="已报名").wait_for()
     page.click(f"[data-test=documents-{lot}]")

@@ -44,6 +44,10 @@ export interface Organisation {
   id: number;
   name: string;
   credit_code?: string;
+  kind?: string;
+  region_code?: string;
+  contact_name?: string;
+  contact_phone?: string;
 }
 
 export interface User {

@@ -5,7 +5,24 @@ const roles = ["bidder"];
 const meta = { requiresAuth: true, roles };
 
 const zh = {
-  nav: { keys: "投标密钥", lots: "报名与招标文件", bids: "我的投标", letters: "通知书" },
+  nav: { profile: "单位信息", keys: "投标密钥", lots: "报名与招标文件", bids: "我的投标", letters: "通知书" },
+  profile: {
+    title: "单位信息",
+    noOrganisation: "当前账号未关联单位，请联系交易中心。",
+    name: "单位名称",
+    creditCode: "统一社会信用代码",
+    region: "行政区划代码",
+    account: "登录账号",
+    registeredNote: "单位名称、统一社会信用代码由交易中心登记核验，如需变更请联系交易中心。",
+    contact: "联系人",
+    contactName: "联系人",
+    contactPhone: "联系电话",
+    save: "保存",
+    saved: "已保存联系人信息",
+    required: "请填写联系人和联系电话",
+    keys: "管理投标密钥",
+    contactNote: "报名时默认使用此联系人，也可为每个标段另行填写。",
+  },
   letters: { title: "中标/结果通知书", kind: "类型", code: "编号", issuedAt: "签发时间", download: "下载 PDF", verify: "验证" },
   common: { refresh: "刷新", cancel: "取消", confirm: "确定", none: "暂无数据", bytes: "字节" },
   keys: {
@@ -116,7 +133,24 @@ const zh = {
 };
 
 const en = {
-  nav: { keys: "Bid keys", lots: "Enrolment", bids: "My bids", letters: "Letters" },
+  nav: { profile: "Company", keys: "Bid keys", lots: "Enrolment", bids: "My bids", letters: "Letters" },
+  profile: {
+    title: "Company profile",
+    noOrganisation: "This account belongs to no organisation: contact the trading centre.",
+    name: "Name",
+    creditCode: "Unified social credit code",
+    region: "Region code",
+    account: "Account",
+    registeredNote: "The name and credit code are registered and checked by the trading centre; ask the centre to change them.",
+    contact: "Contact",
+    contactName: "Contact person",
+    contactPhone: "Contact phone",
+    save: "Save",
+    saved: "Contact saved",
+    required: "Give a contact person and phone",
+    keys: "Manage bid keys",
+    contactNote: "Enrolments use this contact unless you give another for a lot.",
+  },
   letters: { title: "Award and result letters", kind: "Kind", code: "Code", issuedAt: "Issued", download: "Download PDF", verify: "Verify" },
   common: { refresh: "Refresh", cancel: "Cancel", confirm: "OK", none: "No data", bytes: "bytes" },
   keys: {
@@ -228,6 +262,7 @@ const en = {
 
 export const area: Area = {
   routes: [
+    { path: "/bidder/profile", name: "bidder-profile", component: () => import("./ProfilePage.vue"), meta },
     { path: "/bidder/keys", name: "bidder-keys", component: () => import("./BidderKeys.vue"), meta },
     { path: "/bidder/lots", name: "bidder-lots", component: () => import("./BidderLots.vue"), meta },
     { path: "/bidder/lots/:lot(\\d+)/bid", name: "bidder-upload", component: () => import("./BidUpload.vue"), props: true, meta },
@@ -235,6 +270,7 @@ export const area: Area = {
     { path: "/bidder/letters", name: "bidder-letters", component: () => import("./LettersPage.vue"), meta },
   ],
   nav: [
+    { name: "bidder-profile", label: "bidder.nav.profile", roles },
     { name: "bidder-keys", label: "bidder.nav.keys", roles },
     { name: "bidder-lots", label: "bidder.nav.lots", roles },
     { name: "bidder-bids", label: "bidder.nav.bids", roles },
