@@ -52,6 +52,8 @@ def _user_json(user) -> dict:
             "credit_code": org.credit_code,
             "kind": org.kind,
             "region_code": org.region_code,
+            "contact_name": org.contact_name,
+            "contact_phone": org.contact_phone,
         },
     }
 
