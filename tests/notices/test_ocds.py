@@ -8,27 +8,23 @@ import re
 import subprocess
 import sys
 import tarfile
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import time_machine
-from django.db import connection, connections, transaction
 from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from audit.services import _locked_head, audit_record
 from notices import letters, ocds
 from notices.models import Release
 from tests import factories
 from tests.bidding.opening_kit import client, decrypt, open_lot, sign_in
 from tests.evaluation import kit
+from tests.locks import lot_then_head_against, pg_only
 from tests.trading.publicity_kit import evaluation_done, ranking_of
-from tests.trading.regional.kit import wait_until
 from trading import services
-from trading.models import Lot
 
 # --- The official schemas ------------------------------------------------------------------------------------------
 # No PyPI package installs the OCDS schema files; the sdists of two Open Contracting Partnership packages carry
@@ -352,9 +348,6 @@ def test_releases_are_public_and_read_only(parties):
     assert client(None).get("/api/ocds/releases/", {"cursor": "garbage"}).status_code == 404
 
 
-pg_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent transactions: PostgreSQL only")
-
-
 @pg_only
 @pytest.mark.django_db(transaction=True)
 def test_writing_a_release_takes_no_lock_a_service_could_be_waiting_on():
@@ -363,48 +356,6 @@ def test_writing_a_release_takes_no_lock_a_service_could_be_waiting_on():
     head: the two transactions would deadlock."""
     parties = factories.Parties.create()
     lot = factories.lot(parties, stage="registered")
-    lot_locked, head_held, go_first, go_second = (threading.Event() for _ in range(4))
-    errors = []
-
-    def service():  # lot, then head
-        try:
-            with transaction.atomic():
-                Lot.objects.select_for_update().get(pk=lot.pk)
-                lot_locked.set()
-                go_first.wait(10)
-                audit_record(action="lot.suspended", obj=lot, lot_id=lot.pk)
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    def publisher():  # head, then the release
-        try:
-            lot_locked.wait(10)
-            with transaction.atomic():
-                _locked_head()
-                head_held.set()
-                go_second.wait(10)
-                ocds._store(lot, event="test", date=datetime(2026, 12, 1, tzinfo=UTC), data={})
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=service), threading.Thread(target=publisher)]
-    for thread in threads:
-        thread.start()
-    assert head_held.wait(10)
-    go_first.set()
-    wait_until(lambda: _waiting_for_a_lock() == 1)  # the service waits for the head
-    go_second.set()
-    for thread in threads:
-        thread.join(30)
+    errors = lot_then_head_against(lot, lambda: ocds._store(lot, event="test", date=datetime(2026, 12, 1, tzinfo=UTC), data={}))
     assert errors == []
     assert list(Release.objects.filter(lot=lot).values_list("release_id", flat=True)) == [f"{ocds.ocid_of(lot)}-test"]
-
-
-def _waiting_for_a_lock() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
-        return cursor.fetchone()[0]

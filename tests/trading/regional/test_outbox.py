@@ -3,21 +3,21 @@ back with it, is numbered without gaps per lot in commit order and signed with t
 
 import base64
 import json
-import threading
 from datetime import date
 
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import transaction
 
 from audit.models import AuditEvent
-from audit.services import _locked_head, audit_record
+from audit.services import audit_record
 from bidding.receipts import canonical, platform_private_key, public_key_pem
 from notices.models import Notice
 from tests import factories
-from tests.trading.regional.kit import envelope, pushes, wait_until
+from tests.locks import lot_then_head_against, pg_only
+from tests.trading.regional.kit import envelope, pushes
 from trading import services
 from trading.models import Lot, RegionalMessage
 
@@ -110,15 +110,6 @@ def test_enrolments_and_sealed_bids_push_nothing(parties):
     assert list(RegionalMessage.objects.values()) == before
 
 
-pg_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent transactions: PostgreSQL only")
-
-
-def _waiting_for_a_lock() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
-        return cursor.fetchone()[0]
-
-
 @pg_only
 @pytest.mark.django_db(transaction=True)
 def test_writing_a_push_takes_no_lock_a_service_could_be_waiting_on():
@@ -127,43 +118,7 @@ def test_writing_a_push_takes_no_lock_a_service_could_be_waiting_on():
     audit head, the two would deadlock; it relies on the head lock alone."""
     parties = factories.Parties.create()
     lot = factories.lot(parties, stage="registered")
-    lot_locked, head_held, go_first, go_second = (threading.Event() for _ in range(4))
-    errors = []
-
-    def service():  # lot, then head
-        try:
-            with transaction.atomic():
-                Lot.objects.select_for_update().get(pk=lot.pk)
-                lot_locked.set()
-                go_first.wait(10)
-                audit_record(action="lot.suspended", obj=lot, lot_id=lot.pk)
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    def other():  # head (audit_record), then the outbox's hook
-        try:
-            lot_locked.wait(10)
-            with transaction.atomic():
-                _locked_head()
-                head_held.set()
-                go_second.wait(10)
-                audit_record(action="lot.resumed", obj=lot, lot_id=lot.pk)
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=service), threading.Thread(target=other)]
-    for thread in threads:
-        thread.start()
-    assert head_held.wait(10)
-    go_first.set()
-    wait_until(lambda: _waiting_for_a_lock() == 1)  # the service waits for the head
-    go_second.set()
-    for thread in threads:
-        thread.join(30)
+    errors = lot_then_head_against(lot, lambda: audit_record(action="lot.resumed", obj=lot, lot_id=lot.pk))
     assert errors == []
     # Numbered in commit order: the head's holder committed first.
     assert rows(lot)[2:] == [(3, "lot", "lot.resumed"), (4, "lot", "lot.suspended")]
