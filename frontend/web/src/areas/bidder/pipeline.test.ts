@@ -16,11 +16,13 @@ function deferred<T = void>() {
 
 const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-/** A run of sendParts whose PUTs end only when the test says so; it counts what is in flight and in memory. */
-function harness(count: number, window: number, signal?: AbortSignal) {
+/** A run of sendParts whose PUTs end only when the test says so; it counts what is in flight and in memory. The
+ * parts in `held` are the store's already: sealed only. */
+function harness(count: number, window: number, signal?: AbortSignal, held: number[] = []) {
   const parts = planParts(count * 10, 10);
   const puts = new Map<number, { done: ReturnType<typeof deferred<void>>; signal: AbortSignal }>();
   const sealedParts: number[] = [];
+  const hashedOnly: number[] = [];
   const sent: number[] = [];
   let inMemory = 0; // sealed and not yet finished sending
   let flying = 0;
@@ -29,10 +31,12 @@ function harness(count: number, window: number, signal?: AbortSignal) {
     parts,
     window,
     signal,
-    seal: async (range: PartRange) => {
+    send: (range) => !held.includes(range.part),
+    seal: async (range: PartRange, send: boolean) => {
       await turn();
       sealedParts.push(range.part);
-      peak.inMemory = Math.max(peak.inMemory, ++inMemory);
+      if (!send) hashedOnly.push(range.part); // its bytes are not kept
+      else peak.inMemory = Math.max(peak.inMemory, ++inMemory);
       return range.part;
     },
     put: async (range, data, stop) => {
@@ -53,7 +57,7 @@ function harness(count: number, window: number, signal?: AbortSignal) {
     },
   });
   run.catch(() => undefined);
-  return { run, puts, sealedParts, sent, peak };
+  return { run, puts, sealedParts, hashedOnly, sent, peak };
 }
 
 /** Lets the schedule move until nothing changes. */
@@ -74,6 +78,24 @@ describe("sendParts", () => {
     await h.run;
     expect(h.peak).toEqual({ flying: 3, inMemory: 4 });
     expect(h.sent).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it("seals the parts the store holds in their turn without sending them or waiting for a slot", async () => {
+    const h = harness(8, 2, undefined, [1, 3, 4, 5]);
+    await settle();
+    expect([...h.puts.keys()]).toEqual([2, 6]);
+    expect(h.sealedParts).toEqual([1, 2, 3, 4, 5, 6, 7]); // 7 sealed, waiting for a slot
+    h.puts.get(6)!.done.resolve();
+    await settle();
+    expect(h.sealedParts).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    for (const part of [2, 7]) h.puts.get(part)!.done.resolve();
+    await settle();
+    h.puts.get(8)!.done.resolve();
+    await h.run;
+    expect(h.hashedOnly).toEqual([1, 3, 4, 5]);
+    expect([...h.puts.keys()].sort()).toEqual([2, 6, 7, 8]);
+    expect(h.sent).toEqual([6, 2, 7, 8]);
+    expect(h.peak).toEqual({ flying: 2, inMemory: 3 });
   });
 
   it("does not care in which order the PUTs end", async () => {

@@ -111,7 +111,7 @@ export async function runUpload(state: UploadState, file: File, onProgress: (pro
       parts: todo,
       window: PART_WINDOW,
       signal,
-      seal: (range, stop) => sealer.seal(range, stop),
+      seal: (range, _send, stop) => sealer.seal(range, stop),
       put: async (range, data, stop) => {
         const url = await urlFor(range);
         inFlight.set(range.part, 0);
