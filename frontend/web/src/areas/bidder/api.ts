@@ -100,9 +100,9 @@ export const bidderApi = {
   },
   bids: () => api.get<BidRow[]>("bids/"),
   bid: (id: string) => api.get<BidRow>(`bids/${id}/`),
-  startBid: (lot: number, size: number, sha256: string) => api.post<BidRow>("bids/", { lot, size, sha256 }),
+  startBid: (lot: number, size: number) => api.post<BidRow>("bids/", { lot, size }), // SHA-256 declared at completion
   partUrls: (id: string, parts: number[]) => api.post<Array<{ part: number; url: string | null }>>(`bids/${id}/part-urls/`, { parts }),
-  complete: (id: string) => api.post<Receipt>(`bids/${id}/complete/`),
+  complete: (id: string, sha256: string) => api.post<Receipt>(`bids/${id}/complete/`, { sha256 }),
   withdraw: (id: string) => api.post<void>(`bids/${id}/withdraw/`),
   platformKey: () => api.get<{ kid: string; algorithm: string; public_key: string }>("platform-key/"),
 };

@@ -1,11 +1,8 @@
-// The browser's sealed upload, planned part by part. The platform wants the SHA-256 of the whole envelope before
-// the upload starts (POST /api/bids/), so the bid is sealed twice with the same data key and header: once to hash
-// it, once to upload it. Both passes hold two envelope chunks (1 MiB each) at a time, plus the parts being sent: the
-// envelope is deterministic once its header and data key are fixed (docs/sealed-bid-format.md, "Chunks"), so any
-// byte range of it can be rebuilt from the file alone, which is also how an interrupted upload resumes.
+// The browser's sealed upload, planned part by part. The envelope is deterministic once its header and data key are
+// fixed (docs/sealed-bid-format.md, "Chunks"), so any byte range of it can be rebuilt from the file alone: the upload
+// seals the parts in order, two 1 MiB chunks at a time, feeding each to the running SHA-256 declared at completion,
+// and a resume rebuilds the parts the store already holds (to hash them) and the ones it lacks (to send them).
 import { DEFAULT_CHUNK_SIZE, readHeader, sealChunks, type Bytes, type BlobLike, type Fixed, type Header } from "@/sealed/envelope";
-
-import { Sha256 } from "./sha256";
 
 const TAG = 16;
 const subtle = globalThis.crypto.subtle;
@@ -102,11 +99,15 @@ export async function sealChunk(file: BlobLike, { header, key }: Sealer, index: 
 }
 
 /** Envelope bytes [start, end), rebuilt from the file, as pieces in order: the header's bytes and the parts of the
- * chunks that overlap (views into each sealed chunk, so nothing part-sized is allocated here). */
-export async function sealPieces(file: BlobLike, sealer: Sealer, start: number, end: number): Promise<Bytes[]> {
+ * chunks that overlap (views into each sealed chunk, so nothing part-sized is allocated here). `feed` gets each
+ * piece in order as soon as it is sealed, while the next chunk is being encrypted (the running SHA-256). */
+export async function sealPieces(file: BlobLike, sealer: Sealer, start: number, end: number, feed?: (piece: Bytes) => void): Promise<Bytes[]> {
   const pieces: Bytes[] = [];
   const raw = sealer.header.raw;
-  if (start < raw.length) pieces.push(raw.subarray(start, Math.min(end, raw.length)));
+  if (start < raw.length) {
+    pieces.push(raw.subarray(start, Math.min(end, raw.length)));
+    feed?.(pieces[0]);
+  }
   const indexes = chunksIn(sealer.header, start, end);
   // One chunk ahead: WebCrypto encrypts off this thread, so the next chunk is read and sealed meanwhile.
   let next = indexes.length ? sealChunk(file, sealer, indexes[0]) : null;
@@ -115,7 +116,9 @@ export async function sealPieces(file: BlobLike, sealer: Sealer, start: number, 
     next = i + 1 < indexes.length ? sealChunk(file, sealer, indexes[i + 1]) : null;
     next?.catch(() => undefined); // awaited on the next turn; a failure there is thrown then
     const span = chunkSpan(sealer.header, indexes[i]);
-    pieces.push(sealed.subarray(Math.max(start, span.start) - span.start, Math.min(end, span.end) - span.start));
+    const piece = sealed.subarray(Math.max(start, span.start) - span.start, Math.min(end, span.end) - span.start);
+    pieces.push(piece);
+    feed?.(piece);
   }
   return pieces;
 }
@@ -131,26 +134,6 @@ export async function sealRange(file: BlobLike, sealer: Sealer, start: number, e
   return out;
 }
 
-/** The SHA-256 (hex) of the whole envelope, sealing one chunk at a time. `progress(done, total)` in envelope bytes. */
-export async function hashEnvelope(file: BlobLike, sealer: Sealer, progress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<string> {
-  const hash = new Sha256().update(sealer.header.raw);
-  const total = sealer.header.envelopeSize;
-  const count = sealer.header.chunkCount;
-  let done = sealer.header.raw.length;
-  // One chunk ahead, as in sealPieces: AES-GCM of chunk i+1 runs while chunk i is hashed here.
-  let next: Promise<Bytes> | null = sealChunk(file, sealer, 0);
-  for (let index = 0; index < count; index++) {
-    if (signal?.aborted) throw new DOMException("aborted", "AbortError");
-    const sealed = await next!;
-    next = index + 1 < count ? sealChunk(file, sealer, index + 1) : null;
-    next?.catch(() => undefined);
-    hash.update(sealed);
-    done += sealed.length;
-    progress?.(done, total);
-  }
-  return hash.hex();
-}
-
 export interface StoredPart {
   part: number;
   size: number;
@@ -160,10 +143,4 @@ export interface StoredPart {
 export function remainingParts(plan: PartRange[], stored: StoredPart[]): PartRange[] {
   const have = new Map(stored.map((p) => [p.part, p.size]));
   return plan.filter((range) => have.get(range.part) !== range.end - range.start);
-}
-
-/** Bytes already in the store among the planned parts (the progress bar's starting point on resume). */
-export function storedBytes(plan: PartRange[], stored: StoredPart[]): number {
-  const todo = new Set(remainingParts(plan, stored).map((p) => p.part));
-  return plan.filter((p) => !todo.has(p.part)).reduce((sum, p) => sum + (p.end - p.start), 0);
 }

@@ -1,7 +1,8 @@
 // The page's side of the seal worker (sealWorker.ts, sealJobs.ts): one worker per upload, given the file, the clear
 // header and the non-extractable data key (a CryptoKey is structured-cloneable: it crosses to the worker without
-// ever being readable by script), then asked to hash the envelope, seal parts and PUT them. The page holds only a
-// sealed part's number; the worker holds its bytes until the PUT.
+// ever being readable by script), then asked to seal the parts in order (the worker hashes them as it goes), PUT
+// them, and give the envelope's SHA-256. The page holds only a sealed part's number; the worker holds its bytes
+// until the PUT.
 import { ApiError, cookie, type ErrorBody } from "@/api/client";
 
 import type { PartRange } from "./planner";
@@ -66,15 +67,17 @@ export class SealClient {
     return client;
   }
 
-  /** The envelope's SHA-256 (hex); `progress(done)` in envelope bytes. */
-  async hash(progress?: (done: number) => void, signal?: AbortSignal): Promise<string> {
-    return (await this.call({ op: "hash" }, progress, signal)).sha256!;
+  /** Seals the envelope bytes of `range` and adds them to the worker's running SHA-256: ranges must follow each
+   * other from byte 0. With `keep` they stay in the worker for put(); without (a part the store holds), they are
+   * only hashed. */
+  async seal(range: PartRange, keep: boolean, signal?: AbortSignal): Promise<SealedPart> {
+    const { id, size } = await this.call({ op: "seal", start: range.start, end: range.end, keep }, undefined, signal);
+    return { id, size: size! };
   }
 
-  /** Seals the envelope bytes of `range`; they stay in the worker for put(). */
-  async seal(range: PartRange, signal?: AbortSignal): Promise<SealedPart> {
-    const { id, size } = await this.call({ op: "seal", start: range.start, end: range.end }, undefined, signal);
-    return { id, size: size! };
+  /** The SHA-256 (hex) of the whole envelope, once every part has been sealed. */
+  async digest(signal?: AbortSignal): Promise<string> {
+    return (await this.call({ op: "digest" }, undefined, signal)).sha256!;
   }
 
   /** PUTs a sealed part to `url`. On `signal` the worker aborts the request; this settles when it has. */

@@ -1,8 +1,9 @@
 // What the seal worker does (sealWorker.ts is only its entry, so that this runs in Vitest too): for one file, header
-// and data key given once ("open"), hash the whole envelope, seal byte ranges of it (parts), and PUT sealed parts.
-// open/hash/seal run one at a time in the order they arrive; PUTs run beside them, several at once, and "abort"
-// stops one. A sealed part is kept here as a Blob until its PUT: the page only ever sees its size, so part bytes
-// never cross to the page's thread. Why (measured with bench/browser_upload.py, docs/performance.md):
+// and data key given once ("open"), seal byte ranges of the envelope (parts) in order, feeding each to a running
+// SHA-256 (the envelope's, declared at completion: "digest"), and PUT sealed parts. open/seal/digest run one at a
+// time in the order they arrive; PUTs run beside them, several at once, and "abort" stops one. A part to send is
+// kept here as a Blob until its PUT (one the store holds is only hashed): the page only ever sees its size, so part
+// bytes never cross to the page's thread. Why (measured with bench/browser_upload.py, docs/performance.md):
 // - a part sent as an ArrayBuffer from the page: XHR send() copies it there, and with DevTools attached (the browser
 //   tests, the bench) send() took ~0.5 s of the page's thread per 16 MiB part, and the browser process ~0.8 s in
 //   DevTools messages (the body copied as the request's postData, by all appearances);
@@ -11,12 +12,13 @@
 //   little, so its GC runs rarely, while this worker allocates two chunks per MiB sealed. Sent from here, the
 //   browser process levels off ~175 MiB above idle, for 256 MiB and 1 GiB alike.
 import { putPart } from "./api";
-import { hashEnvelope, restoreSealer, sealPieces, type Sealer } from "./planner";
+import { restoreSealer, sealPieces, type Sealer } from "./planner";
+import { Sha256 } from "./sha256";
 
 export type SealRequest =
   | { id: number; op: "open"; file: Blob; headerRaw: Uint8Array; key: CryptoKey }
-  | { id: number; op: "hash" }
-  | { id: number; op: "seal"; start: number; end: number }
+  | { id: number; op: "seal"; start: number; end: number; keep: boolean } // keep: for a PUT
+  | { id: number; op: "digest" }
   | { id: number; op: "put"; part: number; url: string; csrf: string | null }
   | { id: number; op: "abort" }; // the id of the "put" to abort
 
@@ -30,13 +32,13 @@ export type Post = (reply: SealReply) => void;
 
 export type PutPart = (url: string, data: Blob, onProgress: (sent: number) => void, signal: AbortSignal, csrf: string | null) => Promise<void>;
 
-/** Hash progress is posted at most this often (ms): the page redraws its bar on each message. */
-const PROGRESS_EVERY = 100;
-
-export function sealJobs(post: Post, put: PutPart = putPart, now: () => number = () => performance.now()): (request: SealRequest) => Promise<void> {
+export function sealJobs(post: Post, put: PutPart = putPart): (request: SealRequest) => Promise<void> {
   let file: Blob | null = null;
   let sealer: Sealer | null = null;
   let queue: Promise<void> = Promise.resolve();
+  // The envelope's SHA-256 so far and where it stopped: a seal from byte 0 starts it, each later one must go on
+  // from there (a gap or a repeat would hash another file than the one stored).
+  let running: { hash: Sha256; at: number } | null = null;
   const sealed = new Map<number, Blob>(); // seal id → the part, until its PUT
   const sending = new Map<number, AbortController>(); // put id → its abort
 
@@ -56,19 +58,26 @@ export function sealJobs(post: Post, put: PutPart = putPart, now: () => number =
         return;
       }
       if (!sealer || !file) throw new Error("seal worker: no file opened");
-      if (request.op === "hash") {
-        let last = -Infinity;
-        const sha256 = await hashEnvelope(file, sealer, (done, total) => {
-          if (done === total || now() - last >= PROGRESS_EVERY) {
-            last = now();
-            post({ id, progress: done });
-          }
-        });
+      if (request.op === "seal") {
+        const { start, end } = request;
+        if (start === 0) running = { hash: new Sha256(), at: 0 };
+        if (!running || running.at !== start) throw new Error(`seal worker: bytes ${start}-${end} out of order for the SHA-256`);
+        const hash = running.hash;
+        running = null; // until this part is hashed whole
+        const pieces = await sealPieces(file, sealer, start, end, (piece) => hash.update(piece));
+        running = { hash, at: end };
+        if (request.keep) {
+          const blob = new Blob(pieces); // copies the pieces
+          sealed.set(id, blob);
+          post({ id, ok: true, size: blob.size });
+        } else {
+          post({ id, ok: true, size: end - start });
+        }
+      } else if (request.op === "digest") {
+        if (!running || running.at !== sealer.header.envelopeSize) throw new Error("seal worker: the envelope is not sealed whole");
+        const sha256 = running.hash.hex();
+        running = null;
         post({ id, ok: true, sha256 });
-      } else if (request.op === "seal") {
-        const blob = new Blob(await sealPieces(file, sealer, request.start, request.end)); // copies the pieces
-        sealed.set(id, blob);
-        post({ id, ok: true, size: blob.size });
       }
     } catch (error) {
       post(failed(id, error));

@@ -1,7 +1,8 @@
 // Upload state kept in IndexedDB so that an upload survives a broken connection, a reload or a closed tab:
-// the bid id, the clear envelope header, the data key as a NON-extractable CryptoKey (it can seal the remaining
-// parts again, script cannot read it out), the declared SHA-256 and sizes, and which file it was. Removed once
-// the receipt arrives or the upload is abandoned. What is already stored is asked from the API, not trusted here.
+// the bid id, the clear envelope header, the data key as a NON-extractable CryptoKey (it can seal the parts again,
+// script cannot read it out), the sizes, and which file it was (name, size, modification time: a resume refuses
+// another file by these; the SHA-256 is declared at completion). Removed once the receipt arrives or the upload is
+// abandoned. What is already stored is asked from the API, not trusted here.
 export interface UploadState {
   bid: string;
   lot: number;
@@ -13,7 +14,8 @@ export interface UploadState {
   fileModified: number;
   headerRaw: Uint8Array;
   key: CryptoKey;
-  sha256: string;
+  /** Only in states saved before the single pass (issue 6), whose SHA-256 was declared at the start. */
+  sha256?: string;
   envelopeSize: number;
   partSize: number;
   partsDone: number[];

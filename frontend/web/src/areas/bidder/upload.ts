@@ -1,21 +1,24 @@
 // Sealing and uploading a bid from the browser, and resuming it (docs/formats.md, "Browser upload and resume").
-//   start: seal header + fresh data key → hash pass (SHA-256 of the envelope) → POST /api/bids/ → state saved
-//   run:   GET /api/bids/<id>/ (which parts the store holds) → the missing parts sealed from the file in order and PUT
-//          to their presigned URLs, PART_WINDOW at a time (pipeline.ts) → POST complete → receipt
-// Hashing, sealing and the part PUTs run in a worker (sealWorker.ts, sealJobs.ts); this thread schedules them, keeps
-// the state and shows progress. Memory: at most PART_WINDOW + 1 parts and a few chunks, whatever the file size.
+//   start: seal header + fresh data key → POST /api/bids/ {lot, size} → state saved
+//   run:   GET /api/bids/<id>/ (which parts the store holds) → one pass over the file: every part sealed in order
+//          and fed to the running SHA-256, the missing ones PUT to their presigned URLs, PART_WINDOW at a time
+//          (pipeline.ts) → POST complete {sha256} → receipt
+// The file is read once: the SHA-256 is declared at completion, as bidding.client does, and the server checks the
+// stored bytes against it. Sealing, hashing and the part PUTs run in a worker (sealWorker.ts, sealJobs.ts); this
+// thread schedules them, keeps the state and shows progress. Memory: at most PART_WINDOW + 1 parts and a few
+// chunks, whatever the file size.
 import { bidderApi, type Receipt } from "./api";
 import { sendParts } from "./pipeline";
-import { planParts, remainingParts, restoreSealer, startSeal, storedBytes, type PartRange } from "./planner";
+import { planParts, remainingParts, startSeal, type PartRange } from "./planner";
 import { SealClient } from "./sealClient";
-import { uploads, type UploadState } from "./state";
+import { sameFile, uploads, type UploadState } from "./state";
 
 /** Part PUTs in flight at once: enough to keep the link busy while a part is sealed or a PUT starts or ends. */
 export const PART_WINDOW = 3;
 /** Presigned part URLs asked at once (POST part-urls), as the parts come due. */
 const URL_BATCH = 100;
 
-export type Phase = "sealing" | "hashing" | "verifying" | "uploading" | "completing" | "done";
+export type Phase = "sealing" | "uploading" | "completing" | "done";
 
 export interface Progress {
   phase: Phase;
@@ -46,8 +49,7 @@ export async function startUpload(options: StartOptions): Promise<{ state: Uploa
   const total = sealer.header.envelopeSize;
   const worker = await SealClient.open(file, sealer.header.raw, sealer.key);
   try {
-    const sha256 = await worker.hash((done) => onProgress({ phase: "hashing", done, total }), signal);
-    const bid = await bidderApi.startBid(lot.id, total, sha256);
+    const bid = await bidderApi.startBid(lot.id, total);
     const state: UploadState = {
       bid: bid.id,
       lot: lot.id,
@@ -59,7 +61,6 @@ export async function startUpload(options: StartOptions): Promise<{ state: Uploa
       fileModified: file.lastModified,
       headerRaw: sealer.header.raw,
       key: sealer.key,
-      sha256,
       envelopeSize: total,
       partSize: bid.part_size,
       partsDone: [],
@@ -73,7 +74,8 @@ export async function startUpload(options: StartOptions): Promise<{ state: Uploa
   }
 }
 
-/** Sends the parts the store does not hold yet, then completes. Used by the first attempt and by every resume. */
+/** One pass over the file: every part sealed and hashed in order, the ones the store lacks also sent; then the
+ * completion with the SHA-256. Used by the first attempt and by every resume. */
 export async function runUpload(state: UploadState, file: File, onProgress: (progress: Progress) => void, signal?: AbortSignal, worker?: SealClient): Promise<Receipt> {
   const bid = await bidderApi.bid(state.bid);
   if (bid.status === "submitted" && bid.receipt) {
@@ -84,11 +86,12 @@ export async function runUpload(state: UploadState, file: File, onProgress: (pro
   const sealer = (worker ?? own)!;
   try {
     const plan = planParts(state.envelopeSize, state.partSize);
-    const stored = bid.uploaded_parts ?? [];
-    const todo = remainingParts(plan, stored);
+    const todo = remainingParts(plan, bid.uploaded_parts ?? []);
+    const sending = new Set(todo.map((p) => p.part));
     const total = state.envelopeSize;
-    // Progress in envelope bytes: stored parts, finished PUTs, and what the PUTs in flight have sent; never backwards.
-    let finished = storedBytes(plan, stored);
+    // Progress in envelope bytes: parts the store holds once hashed, finished PUTs, and what the PUTs in flight have
+    // sent; never backwards.
+    let finished = 0;
     let shown = -1;
     const inFlight = new Map<number, number>();
     const report = () => {
@@ -108,10 +111,18 @@ export async function runUpload(state: UploadState, file: File, onProgress: (pro
     };
     let saving: Promise<void> = Promise.resolve();
     await sendParts({
-      parts: todo,
+      parts: plan,
+      send: (range) => sending.has(range.part),
       window: PART_WINDOW,
       signal,
-      seal: (range, _send, stop) => sealer.seal(range, stop),
+      seal: async (range, send, stop) => {
+        const part = await sealer.seal(range, send, stop);
+        if (!send) {
+          finished += range.end - range.start;
+          report();
+        }
+        return part;
+      },
       put: async (range, data, stop) => {
         const url = await urlFor(range);
         inFlight.set(range.part, 0);
@@ -131,8 +142,12 @@ export async function runUpload(state: UploadState, file: File, onProgress: (pro
         return (saving = saving.then(() => uploads.save(state))); // one write at a time, the latest list last
       },
     });
+    const sha256 = await sealer.digest(signal);
+    // A state from before the single pass declared its SHA-256 at the start: a file that differs from it (same name,
+    // size and time) is refused as before, and completion is not asked.
+    if (state.sha256 && sha256 !== state.sha256) throw new FileMismatch();
     onProgress({ phase: "completing", done: total, total });
-    const receipt = await bidderApi.complete(state.bid);
+    const receipt = await bidderApi.complete(state.bid, sha256);
     await uploads.remove(state.bid);
     onProgress({ phase: "done", done: total, total });
     return receipt;
@@ -141,20 +156,12 @@ export async function runUpload(state: UploadState, file: File, onProgress: (pro
   }
 }
 
-/** Resume with a re-selected file: the envelope is sealed again locally and its SHA-256 compared with the one
- * declared to the platform, so that a different or changed file is refused before any byte is sent. */
+/** Resume with a re-selected file: refused unless it is the file the state names (name, size, modification time),
+ * before any byte is sent; then the single pass over every part, in order. A file changed without changing those
+ * three is refused by the server at completion (hash_mismatch). */
 export async function resumeUpload(state: UploadState, file: File, onProgress: (progress: Progress) => void, signal?: AbortSignal): Promise<Receipt> {
-  const sealer = await restoreSealer(state.headerRaw, state.key);
-  if (sealer.header.size !== file.size) throw new FileMismatch();
-  const total = sealer.header.envelopeSize;
-  const worker = await SealClient.open(file, state.headerRaw, state.key);
-  try {
-    const sha256 = await worker.hash((done) => onProgress({ phase: "verifying", done, total }), signal);
-    if (sha256 !== state.sha256) throw new FileMismatch();
-    return await runUpload(state, file, onProgress, signal, worker);
-  } finally {
-    worker.close();
-  }
+  if (!sameFile(state, file)) throw new FileMismatch();
+  return await runUpload(state, file, onProgress, signal);
 }
 
 export class FileMismatch extends Error {
