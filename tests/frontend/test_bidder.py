@@ -1,7 +1,8 @@
 """The bidder's pages in a real browser: a key pair generated in the page (the private key downloaded as a
 password-encrypted file, the public key registered), enrolment and the tender documents, a bid sealed in the
-browser and uploaded in parts through presigned URLs while one part PUT is broken once (the page resumes after a
-reload, with the state it kept in IndexedDB), and the signed receipt. Afterwards, in Python: the stored object
+browser and uploaded in parts through presigned URLs, its SHA-256 declared at completion, while one part PUT is
+broken once (the page resumes after a reload, with the state it kept in IndexedDB, and sends only the parts the
+store lacks), and the signed receipt. Afterwards, in Python: the stored object
 opens with the private key from the downloaded key file and equals the file that was chosen. Then it is withdrawn.
 A second test replaces a submitted bid before the deadline: the old receipt is marked superseded, the new one shown,
 and one bid stays in force (checked over HTTP)."""
@@ -183,6 +184,17 @@ def test_bidder_key_enrolment_sealed_upload_resume_and_receipt(bidder_setup, pag
             route.continue_()
 
     page.route(lambda url: "partNumber=2&" in url or url.endswith("partNumber=2"), break_part_two)
+    # What the page asks: the bid started without a SHA-256, the parts PUT (the seal worker's requests too), the
+    # SHA-256 declared at completion.
+    asked: list[tuple[str, str, str | None]] = []
+
+    def record(request):
+        if "/api/bids/" in request.url and request.method == "POST":
+            asked.append((request.method, request.url, request.post_data))
+        elif "partNumber=" in request.url and request.method == "PUT":
+            asked.append(("PUT", request.url, None))
+
+    page.on("request", record)
     page.click(f"[data-test=bid-{lot}]")
     page.wait_for_url(f"**/bidder/lots/{lot}/bid")
     page.locator("[data-test=key-select]", has_text=key_file["kid"]).wait_for()
@@ -193,12 +205,19 @@ def test_bidder_key_enrolment_sealed_upload_resume_and_receipt(bidder_setup, pag
     error.wait_for(timeout=60000)
     assert "上传中断" in error.inner_text() and broken
     screenshot(page, "04-upload-broken")
+    start = json.loads(next(body for method, url, body in asked if url.endswith("/api/bids/")))
+    assert start == {"lot": lot, "size": start["size"]} and start["size"] > 10 * MiB  # no SHA-256 yet
 
-    # A reload: the page finds the unfinished upload in IndexedDB; the same file is chosen again and it resumes.
+    # A reload: the page finds the unfinished upload in IndexedDB; the same file is chosen again and it resumes,
+    # hashing the parts the store holds and sending only the others.
     page.reload()
     pending = page.locator("[data-test=pending]")
     pending.wait_for()
     assert "投标文件.zip" in pending.inner_text()
+    unfinished = next(row for row in page.request.get(base + "/api/bids/").json() if row["status"] == "uploading")
+    held = {p["part"] for p in page.request.get(base + f"/api/bids/{unfinished['id']}/").json()["uploaded_parts"]}
+    assert 2 not in held and unfinished["parts"] == 3
+    asked.clear()
     page.set_input_files("[data-test=resume-file]", str(bidder_setup["bid_file"]))
     page.click("[data-test=resume]")
     page.locator("[data-test=receipt], [data-test=upload-error]").first.wait_for(timeout=60000)
@@ -212,6 +231,10 @@ def test_bidder_key_enrolment_sealed_upload_resume_and_receipt(bidder_setup, pag
         page.click("[data-test=receipt-download]")
     receipt = json.loads(Path(download_info.value.path()).read_text(encoding="utf-8"))
     assert receipt["lot"] == bidder_setup["lot_code"] and receipt["bidder"] == bidder_setup["credit_code"]
+    put = sorted(int(url.split("partNumber=")[1].split("&")[0]) for method, url, _ in asked if method == "PUT")
+    assert put == sorted({1, 2, 3} - held)
+    completions = [json.loads(body) for method, url, body in asked if url.endswith(f"/api/bids/{receipt['bid']}/complete/")]
+    assert completions == [{"sha256": receipt["sha256"]}]
 
     # 我的投标: the bid is submitted; the receipt opens from the list.
     page.click("[data-test=nav-bidder-bids]")
@@ -232,7 +255,7 @@ def test_bidder_key_enrolment_sealed_upload_resume_and_receipt(bidder_setup, pag
         bidder_setup["rescue_shares"],
     )
     assert plaintext == bidder_setup["bid_file"].read_bytes()
-    assert receipt["sha256"] == sha256 and receipt["size"] > 10 * MiB
+    assert receipt["sha256"] == sha256 and receipt["size"] == start["size"]  # the stored envelope's SHA-256
 
     # Withdrawal before the deadline (法29): confirmed, then shown as withdrawn.
     page.click(f"[data-test=withdraw-{receipt['bid']}]")
