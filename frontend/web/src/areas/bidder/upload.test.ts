@@ -231,6 +231,18 @@ describe("a fresh upload", () => {
     expect(started).toBe(1);
     expect(api.complete).not.toHaveBeenCalled();
   });
+
+  it("forgets the upload when the server rejects the bid at completion (422), keeps it on other errors", async () => {
+    const { file, state, onProgress } = await setUp(recordingPut(() => 0).put);
+    const mismatch = { code: "hash_mismatch", detail: "The SHA-256 of the stored bytes differs from the declared one" };
+    api.complete.mockRejectedValueOnce(new ApiError(422, mismatch));
+    await expect(runUpload(state, file, onProgress)).rejects.toMatchObject({ status: 422, code: "hash_mismatch" });
+    expect(saved.removed).toEqual(["b1"]);
+    saved.removed.length = 0;
+    api.complete.mockRejectedValueOnce(new ApiError(503, { code: "store_unavailable", detail: "store" }));
+    await expect(runUpload(state, file, onProgress)).rejects.toMatchObject({ status: 503 });
+    expect(saved.removed).toEqual([]);
+  });
 });
 
 describe("resume", () => {

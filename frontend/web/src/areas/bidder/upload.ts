@@ -7,6 +7,8 @@
 // stored bytes against it. Sealing, hashing and the part PUTs run in a worker (sealWorker.ts, sealJobs.ts); this
 // thread schedules them, keeps the state and shows progress. Memory: at most PART_WINDOW + 1 parts and a few
 // chunks, whatever the file size.
+import { ApiError } from "@/api/client";
+
 import { bidderApi, type Receipt } from "./api";
 import { sendParts } from "./pipeline";
 import { planParts, remainingParts, startSeal, type PartRange } from "./planner";
@@ -147,7 +149,15 @@ export async function runUpload(state: UploadState, file: File, onProgress: (pro
     // size and time) is refused as before, and completion is not asked.
     if (state.sha256 && sha256 !== state.sha256) throw new FileMismatch();
     onProgress({ phase: "completing", done: total, total });
-    const receipt = await bidderApi.complete(state.bid, sha256);
+    let receipt: Receipt;
+    try {
+      receipt = await bidderApi.complete(state.bid, sha256);
+    } catch (error) {
+      // 422: the stored bytes were refused (e.g. hash_mismatch, the file changed since the first attempt) and the
+      // bid rejected: nothing is left to resume.
+      if (error instanceof ApiError && error.status === 422) await uploads.remove(state.bid);
+      throw error;
+    }
     await uploads.remove(state.bid);
     onProgress({ phase: "done", done: total, total });
     return receipt;
