@@ -126,6 +126,16 @@ describe("streaming SHA-256", () => {
     expect(new Sha256().hex()).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   });
 
+  it("gives the digest so far from a clone and goes on unchanged", async () => {
+    const data = crypto.getRandomValues(new Uint8Array(1000));
+    const sha = async (b: Uint8Array<ArrayBuffer>) => toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", b)));
+    for (const cut of [0, 63, 64, 100, 999]) {
+      const hash = new Sha256().update(data.subarray(0, cut));
+      expect(hash.clone().hex()).toBe(await sha(data.subarray(0, cut)));
+      expect(hash.update(data.subarray(cut)).hex()).toBe(await sha(data));
+    }
+  });
+
   it("matches WebCrypto over many blocks fed in uneven pieces, from views at odd offsets", async () => {
     const data = new Uint8Array((1 << 20) + 77);
     for (let at = 0; at < data.length; at += 65536) crypto.getRandomValues(data.subarray(at, Math.min(data.length, at + 65536)));

@@ -24,10 +24,12 @@ interface Waiting {
   progress?: (done: number) => void;
 }
 
-/** A part sealed in the worker, waiting there for its PUT. */
+/** A part sealed in the worker, waiting there for its PUT (unless sealed for the hash only). */
 export interface SealedPart {
   id: number;
   size: number;
+  /** SHA-256 (hex) of the envelope from byte 0 to the part's end. */
+  prefix: string;
 }
 
 export function startWorker(): WorkerLike {
@@ -71,8 +73,8 @@ export class SealClient {
    * other from byte 0. With `keep` they stay in the worker for put(); without (a part the store holds), they are
    * only hashed. */
   async seal(range: PartRange, keep: boolean, signal?: AbortSignal): Promise<SealedPart> {
-    const { id, size } = await this.call({ op: "seal", start: range.start, end: range.end, keep }, undefined, signal);
-    return { id, size: size! };
+    const { id, size, prefix } = await this.call({ op: "seal", start: range.start, end: range.end, keep }, undefined, signal);
+    return { id, size: size!, prefix: prefix! };
   }
 
   /** The SHA-256 (hex) of the whole envelope, once every part has been sealed. */

@@ -22,7 +22,8 @@ export type SealRequest =
   | { id: number; op: "put"; part: number; url: string; csrf: string | null }
   | { id: number; op: "abort" }; // the id of the "put" to abort
 
-export type SealDone = { id: number; ok: true; sha256?: string; size?: number };
+/** A seal's answer: `size`, and `prefix`, the SHA-256 of the envelope up to the part's end. */
+export type SealDone = { id: number; ok: true; sha256?: string; size?: number; prefix?: string };
 
 export type SealFailed = { id: number; ok: false; name: string; message: string; status?: number; body?: unknown };
 
@@ -66,12 +67,13 @@ export function sealJobs(post: Post, put: PutPart = putPart): (request: SealRequ
         running = null; // until this part is hashed whole
         const pieces = await sealPieces(file, sealer, start, end, (piece) => hash.update(piece));
         running = { hash, at: end };
+        const prefix = hash.clone().hex();
         if (request.keep) {
           const blob = new Blob(pieces); // copies the pieces
           sealed.set(id, blob);
-          post({ id, ok: true, size: blob.size });
+          post({ id, ok: true, size: blob.size, prefix });
         } else {
-          post({ id, ok: true, size: end - start });
+          post({ id, ok: true, size: end - start, prefix });
         }
       } else if (request.op === "digest") {
         if (!running || running.at !== sealer.header.envelopeSize) throw new Error("seal worker: the envelope is not sealed whole");

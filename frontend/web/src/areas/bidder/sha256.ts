@@ -43,6 +43,16 @@ export class Sha256 {
     return this;
   }
 
+  /** An independent copy: its digest is that of the bytes hashed so far, and this one goes on. */
+  clone(): Sha256 {
+    const copy = new Sha256();
+    copy.h.set(this.h);
+    copy.block.set(this.block);
+    copy.filled = this.filled;
+    copy.length = this.length;
+    return copy;
+  }
+
   digest(): Uint8Array {
     const bits = this.length * 8;
     const pad = new Uint8Array(((this.filled < 56 ? 56 : 120) - this.filled) + 8);

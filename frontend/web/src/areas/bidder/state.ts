@@ -16,6 +16,9 @@ export interface UploadState {
   key: CryptoKey;
   /** Only in states saved before the single pass (issue 6), whose SHA-256 was declared at the start. */
   sha256?: string;
+  /** Part → SHA-256 of the envelope up to its end, kept before the part's PUT starts: a resume refuses a file
+   * that differs in bytes that may have left (sealed again, they would reuse the AES-GCM nonces). */
+  prefixes?: Record<number, string>;
   envelopeSize: number;
   partSize: number;
   partsDone: number[];

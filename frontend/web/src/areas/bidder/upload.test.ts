@@ -1,7 +1,8 @@
 // The upload with the seal worker's code run in this thread (a fake Worker around sealJobs), the API and IndexedDB
 // replaced: the parts that reach the PUTs must join into the vector envelope, whatever order they end in, and the
 // SHA-256 declared at completion must be that envelope's; a resume hashes what the store holds without sending it and
-// sends what it lacks; another file is refused before any PUT; a failed PUT stops the upload and keeps its state.
+// sends what it lacks; another file (by name, size, time, or content already sent) is refused before it is PUT; a
+// failed PUT stops the upload and keeps its state.
 import { readFileSync } from "node:fs";
 
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -9,19 +10,19 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ApiError } from "@/api/client";
 
 import type { BidRow } from "./api";
-import { planParts, startSeal } from "./planner";
+import { planParts, restoreSealer, sealRange, startSeal } from "./planner";
 import { SealClient, type WorkerLike } from "./sealClient";
 import { sealJobs, type PutPart, type SealRequest } from "./sealJobs";
 import type { UploadState } from "./state";
 import { FileMismatch, PART_WINDOW, resumeUpload, runUpload, startUpload, type Progress } from "./upload";
 
 const api = vi.hoisted(() => ({ bid: vi.fn(), startBid: vi.fn(), partUrls: vi.fn(), complete: vi.fn() }));
-const saved = vi.hoisted(() => ({ states: [] as Array<{ partsDone: number[]; sha256?: string }>, removed: [] as string[] }));
+const saved = vi.hoisted(() => ({ states: [] as Array<Pick<UploadState, "partsDone" | "sha256" | "prefixes">>, removed: [] as string[] }));
 vi.mock("./api", () => ({ bidderApi: api, putPart: vi.fn() }));
 vi.mock("./state", async (importOriginal) => ({
   ...(await importOriginal<typeof import("./state")>()),
   uploads: {
-    save: async (state: UploadState) => void saved.states.push(structuredClone({ partsDone: state.partsDone, sha256: state.sha256 })),
+    save: async (state: UploadState) => void saved.states.push(structuredClone({ partsDone: state.partsDone, sha256: state.sha256, prefixes: state.prefixes })),
     remove: async (bid: string) => void saved.removed.push(bid),
   },
 }));
@@ -139,7 +140,13 @@ afterEach(() => {
 
 describe("a fresh upload", () => {
   it("starts the bid without a SHA-256 and declares at completion the SHA-256 of exactly the bytes PUT", async () => {
-    const { put, bodies } = recordingPut(() => 0);
+    const { put: record, bodies } = recordingPut(() => 0);
+    const keptBefore: number[] = []; // parts whose prefix was saved when their PUT started
+    const put: PutPart = (url, ...rest) => {
+      const part = Number(url.split("/").pop());
+      if (saved.states.at(-1)?.prefixes?.[part]) keptBefore.push(part);
+      return record(url, ...rest);
+    };
     const asked = workerFor(put);
     api.startBid.mockResolvedValue({ id: "b1", part_size: PART });
     api.bid.mockResolvedValue({ status: "uploading", receipt: null, uploaded_parts: [] });
@@ -166,6 +173,9 @@ describe("a fresh upload", () => {
     expect(envelope.length).toBe(size);
     const digest = toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", envelope)));
     expect(api.complete.mock.calls).toEqual([[state.bid, digest]]);
+    expect(keptBefore.sort()).toEqual(plan.map((p) => p.part));
+    const prefix = (end: number) => crypto.subtle.digest("SHA-256", envelope.subarray(0, end)).then((d) => toHex(new Uint8Array(d)));
+    expect(state.prefixes).toEqual(Object.fromEntries(await Promise.all(plan.map(async (p) => [p.part, await prefix(p.end)]))));
     expect(new Set(progress.map((p) => p.phase))).toEqual(new Set(["sealing", "uploading", "completing", "done"]));
     expectMonotonic(progress);
     expect(saved.removed).toEqual(["b1"]);
@@ -295,18 +305,66 @@ describe("resume", () => {
     });
   }
 
-  it("completes a state saved before the single pass (SHA-256 declared at the start), declaring the same SHA-256", async () => {
+  /** The prefixes a first attempt kept for `parts`, sealed from `file`. */
+  async function prefixesOf(file: File, state: UploadState, parts: number[]): Promise<Record<number, string>> {
+    const client = await SealClient.open(file, state.headerRaw, state.key);
+    const out: Record<number, string> = {};
+    for (const range of planParts(c.envelope_size, PART)) {
+      const sealed = await client.seal(range, false);
+      if (parts.includes(range.part)) out[range.part] = sealed.prefix;
+    }
+    client.close();
+    return out;
+  }
+
+  /** The vector file with one plaintext byte changed, under the same name, size and modification time. */
+  function changedAt(index: number): File {
+    const bytes = hex(c.plaintext);
+    bytes[index] ^= 1;
+    return new File([bytes], "投标文件.zip", { lastModified: MODIFIED });
+  }
+
+  it("refuses a file changed in a part already sent (same name, size and time) before that part is PUT again", async () => {
     const { put, bodies } = recordingPut(() => 0);
-    const { file, state, onProgress } = await setUp(put, stored, c.envelope_sha256);
+    const { file, state, onProgress } = await setUp(put, stored);
+    state.prefixes = await prefixesOf(file, state, [1, 2, 3]); // part 2 broken in the first attempt
+    await expect(resumeUpload(state, changedAt(50_000), onProgress)).rejects.toBeInstanceOf(FileMismatch); // in part 2
+    expect(bodies.size).toBe(0);
+    expect(api.complete).not.toHaveBeenCalled();
+  });
+
+  it("uploads a file changed only in bytes never sent as it is now, and declares that envelope's SHA-256", async () => {
+    const { put, bodies } = recordingPut(() => 0);
+    const { file, state, onProgress } = await setUp(put, stored);
+    state.prefixes = await prefixesOf(file, state, [1, 2, 3]);
+    const changed = changedAt(229_000); // in part 6
+    await resumeUpload(state, changed, onProgress);
+    expect([...bodies.keys()].sort()).toEqual([2, 4, 5, 6]);
+    const sealer = await restoreSealer(state.headerRaw, state.key);
+    const envelope = await sealRange(changed, sealer, 0, c.envelope_size);
+    expect(toHex(envelope)).not.toBe(c.envelope);
+    expect(api.complete.mock.calls).toEqual([["b1", toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", envelope)))]]);
+  });
+
+  it("completes a state saved before the single pass (SHA-256 declared at the start): the file hashed and compared first, then one pass, the same SHA-256 declared", async () => {
+    const { put, bodies } = recordingPut(() => 0);
+    const { file, state, asked, progress, onProgress } = await setUp(put, stored, c.envelope_sha256);
     expect(await resumeUpload(state, file, onProgress)).toEqual(RECEIPT);
     expect([...bodies.keys()].sort()).toEqual([2, 4, 5, 6]);
+    const plan = planParts(c.envelope_size, PART);
+    const sending = new Set([2, 4, 5, 6]);
+    expect(seals(asked)).toEqual([...plan.map((p) => [p.start, false]), ...plan.map((p) => [p.start, sending.has(p.part)])]);
+    expect(progress.filter((p) => p.phase === "verifying").at(-1)!.done).toBe(c.envelope_size);
     expect(api.complete.mock.calls).toEqual([["b1", c.envelope_sha256]]);
     expect(saved.removed).toEqual(["b1"]);
   });
 
-  it("refuses, without completing, a file whose SHA-256 differs from the one an old state declared", async () => {
-    const { file, state, onProgress } = await setUp(recordingPut(() => 0).put, stored, "0".repeat(64));
+  it("refuses, before any PUT, a file whose SHA-256 differs from the one an old state declared", async () => {
+    const { put, bodies } = recordingPut(() => 0);
+    const { file, state, onProgress } = await setUp(put, stored, "0".repeat(64));
     await expect(resumeUpload(state, file, onProgress)).rejects.toBeInstanceOf(FileMismatch);
+    expect(bodies.size).toBe(0);
+    expect(api.bid).not.toHaveBeenCalled();
     expect(api.complete).not.toHaveBeenCalled();
     expect(saved.removed).toEqual([]);
   });

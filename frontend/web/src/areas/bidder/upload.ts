@@ -20,7 +20,7 @@ export const PART_WINDOW = 3;
 /** Presigned part URLs asked at once (POST part-urls), as the parts come due. */
 const URL_BATCH = 100;
 
-export type Phase = "sealing" | "uploading" | "completing" | "done";
+export type Phase = "sealing" | "verifying" | "uploading" | "completing" | "done";
 
 export interface Progress {
   phase: Phase;
@@ -66,6 +66,7 @@ export async function startUpload(options: StartOptions): Promise<{ state: Uploa
       envelopeSize: total,
       partSize: bid.part_size,
       partsDone: [],
+      prefixes: {},
       startedAt: new Date().toISOString(),
     };
     await uploads.save(state);
@@ -119,6 +120,10 @@ export async function runUpload(state: UploadState, file: File, onProgress: (pro
       signal,
       seal: async (range, send, stop) => {
         const part = await sealer.seal(range, send, stop);
+        // Bytes of this part may have left in an earlier attempt: other bytes sealed with the same key and nonces
+        // would give the store two ciphertexts of one keystream. Refused before the part is PUT.
+        const before = state.prefixes?.[range.part];
+        if (before !== undefined && before !== part.prefix) throw new FileMismatch();
         if (!send) {
           finished += range.end - range.start;
           report();
@@ -126,6 +131,8 @@ export async function runUpload(state: UploadState, file: File, onProgress: (pro
         return part;
       },
       put: async (range, data, stop) => {
+        (state.prefixes ??= {})[range.part] = data.prefix;
+        await (saving = saving.then(() => uploads.save(state))); // kept before a byte of the part leaves
         const url = await urlFor(range);
         inFlight.set(range.part, 0);
         try {
@@ -145,8 +152,8 @@ export async function runUpload(state: UploadState, file: File, onProgress: (pro
       },
     });
     const sha256 = await sealer.digest(signal);
-    // A state from before the single pass declared its SHA-256 at the start: a file that differs from it (same name,
-    // size and time) is refused as before, and completion is not asked.
+    // A state from before the single pass declared its SHA-256 at the start: a file changed since checkDeclared is
+    // refused here, and completion is not asked.
     if (state.sha256 && sha256 !== state.sha256) throw new FileMismatch();
     onProgress({ phase: "completing", done: total, total });
     let receipt: Receipt;
@@ -167,11 +174,30 @@ export async function runUpload(state: UploadState, file: File, onProgress: (pro
 }
 
 /** Resume with a re-selected file: refused unless it is the file the state names (name, size, modification time),
- * before any byte is sent; then the single pass over every part, in order. A file changed without changing those
- * three is refused by the server at completion (hash_mismatch). */
+ * before any byte is sent; then the single pass over every part, in order, which refuses a file that differs in a
+ * part already (partly) sent before that part is PUT. A file that differs only in bytes never sent is uploaded as it
+ * is now. */
 export async function resumeUpload(state: UploadState, file: File, onProgress: (progress: Progress) => void, signal?: AbortSignal): Promise<Receipt> {
   if (!sameFile(state, file)) throw new FileMismatch();
-  return await runUpload(state, file, onProgress, signal);
+  const worker = await SealClient.open(file, state.headerRaw, state.key);
+  try {
+    if (state.sha256) await checkDeclared(state, worker, onProgress, signal);
+    return await runUpload(state, file, onProgress, signal, worker);
+  } finally {
+    worker.close();
+  }
+}
+
+/** A state saved before the single pass keeps no prefixes for the parts it sent: as then, the file is hashed whole
+ * and compared with the SHA-256 declared at the start before anything is sent. */
+async function checkDeclared(state: UploadState, worker: SealClient, onProgress: (progress: Progress) => void, signal?: AbortSignal): Promise<void> {
+  const total = state.envelopeSize;
+  onProgress({ phase: "verifying", done: 0, total });
+  for (const range of planParts(total, state.partSize)) {
+    await worker.seal(range, false, signal);
+    onProgress({ phase: "verifying", done: range.end, total });
+  }
+  if ((await worker.digest(signal)) !== state.sha256) throw new FileMismatch();
 }
 
 export class FileMismatch extends Error {
