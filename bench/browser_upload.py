@@ -4,8 +4,9 @@
 
 The question (docs/formats.md, "Browser upload and resume"): does the tab's memory stay bounded by a few parts
 whatever the file's size? Two files of random bytes on disk (--small, then --size) are each given to the upload page
-(frontend/web/src/areas/bidder/BidUpload.vue) with set_input_files, by path, and the page seals them in two
-streaming passes in its seal worker (hash, then seal + PUT each part to its presigned URL). Every --interval (250 ms)
+(frontend/web/src/areas/bidder/BidUpload.vue) with set_input_files, by path, and the page seals them in one
+streaming pass in its seal worker (each part sealed, hashed and PUT to its presigned URL; builds before issue 6's
+single pass hashed the whole envelope in a pass of its own first). Every --interval (250 ms)
 during each upload: the page's JS heap (CDP Performance.getMetrics: JSHeapUsedSize, JSHeapTotalSize; the page's main
 thread only, not the worker's) and the RSS (/proc VmRSS) of every Chromium process, the renderers found with
 SystemInfo.getProcessInfo (the worker runs in the page's renderer, so its memory is in that RSS); and the longest

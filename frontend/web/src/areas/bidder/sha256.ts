@@ -1,7 +1,8 @@
 // Incremental SHA-256 (FIPS 180-4) in plain TypeScript: WebCrypto's digest() takes the whole input at once, and a
-// sealed bid must be hashed while it streams past, one chunk in memory at a time. It bounds the hash pass, so it is
-// written for V8: words in Int32Arrays and `| 0` after each addition keep every value an int32, whole blocks are
-// compressed straight from the input with the state in locals (node 20: ~120 → ~180 MiB/s over the plain version).
+// sealed bid must be hashed while it streams past, one chunk in memory at a time. Every byte uploaded goes through
+// it on the seal worker's thread, so it is written for V8: words in Int32Arrays and `| 0` after each addition keep
+// every value an int32, whole blocks are compressed straight from the input with the state in locals (node 20:
+// ~120 → ~180 MiB/s over the plain version).
 const K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
   0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
