@@ -22,7 +22,7 @@ export type SealRequest =
   | { id: number; op: "put"; part: number; url: string; csrf: string | null }
   | { id: number; op: "abort" }; // the id of the "put" to abort
 
-/** A seal's answer: `size`, and `prefix`, the SHA-256 of the envelope up to the part's end. */
+/** A seal's answer: `size` and `prefix` (the SHA-256 of the envelope up to the part's end); a digest's: `sha256`. */
 export type SealDone = { id: number; ok: true; sha256?: string; size?: number; prefix?: string };
 
 export type SealFailed = { id: number; ok: false; name: string; message: string; status?: number; body?: unknown };

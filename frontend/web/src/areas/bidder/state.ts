@@ -1,8 +1,9 @@
 // Upload state kept in IndexedDB so that an upload survives a broken connection, a reload or a closed tab:
 // the bid id, the clear envelope header, the data key as a NON-extractable CryptoKey (it can seal the parts again,
-// script cannot read it out), the sizes, and which file it was (name, size, modification time: a resume refuses
-// another file by these; the SHA-256 is declared at completion). Removed once the receipt arrives or the upload is
-// abandoned. What is already stored is asked from the API, not trusted here.
+// script cannot read it out), the sizes, and which file it was (name, size, modification time, and the running
+// SHA-256 at the end of each part sent: a resume refuses another file by these; the SHA-256 of the whole envelope is
+// declared at completion). Removed once the receipt arrives, the bid is rejected or the upload is abandoned. What is
+// already stored is asked from the API, not trusted here.
 export interface UploadState {
   bid: string;
   lot: number;
